@@ -1,0 +1,1 @@
+"""One module per ``gt-gen`` command; each has ``register(subparsers)`` and returns exit codes."""

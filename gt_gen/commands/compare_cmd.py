@@ -1,0 +1,145 @@
+"""``gt-gen compare``: the consistency gate over a selection of cases.
+
+Everything is computed first and written last, each file atomically: a bad input aborts
+with exit 2 before any output exists, so no partial report is ever left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform as pyplatform
+import sys
+from pathlib import Path
+
+from gt_gen import __version__
+from gt_gen.atomic import write_bytes, write_text
+from gt_gen.commands.common import add_selection, select
+from gt_gen.compare import (CompareOptions, all_frame_curves, evaluate_case, find_candidate,
+                            gate_all_frames, load_candidate_frames, load_gt_frames)
+from gt_gen.metrics.clip import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_REVISION, ClipScorer
+from gt_gen.naming import video_name
+from gt_gen.redact import redact
+from gt_gen.reports import annotations, junit, markdown, sidebyside
+from gt_gen.results import CaseResult, Results, write_results
+from gt_gen.thresholds import load_thresholds
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="compare candidate outputs with the GT")
+    add_selection(p)
+    p.add_argument("--gt", required=True, help="GT: a directory, or with --gt-source a git/http source")
+    p.add_argument("--gt-source", choices=("dir", "git", "http"), default="dir")
+    p.add_argument("--ref", default=None, help="git ref or commit of the GT (git/http sources)")
+    p.add_argument("--candidate", required=True, help="candidate directory, or one file for one case")
+    p.add_argument("--thresholds", default=None, help="consistency_threshold.json")
+    p.add_argument("--platform", default=None)
+    p.add_argument("--out", required=True, help="output directory for results and reports")
+    p.add_argument("--metrics-backend", choices=("auto", "reference", "fast"), default="auto")
+    p.add_argument("--device", default="cpu", help="device for the fast metrics and CLIP")
+    p.add_argument("--frames", choices=("key", "all"), default="key",
+                   help="'all' also computes every frame's curves (needs both mp4s)")
+    p.add_argument("--gate-frames", choices=("key", "all"), default="key")
+    p.add_argument("--clip-model", default=os.environ.get("GT_GEN_CLIP_MODEL", DEFAULT_CLIP_MODEL),
+                   help="CLIP model id or local dir; 'none' disables the CLIP gate")
+    p.add_argument("--clip-revision", default=DEFAULT_CLIP_REVISION)
+    p.add_argument("--require-clip", action="store_true",
+                   help="an unavailable CLIP model makes cases error instead of 'not evaluated'")
+    p.add_argument("--history", default=None, help="record this run in a SQLite history DB")
+    p.add_argument("--engine-ref", default=os.environ.get("GITHUB_SHA", ""))
+    p.set_defaults(func=run)
+
+
+def open_source(args: argparse.Namespace):
+    """The GT source named by --gt/--gt-source/--ref."""
+    if args.gt_source == "dir":
+        from gt_gen.store.source import LocalDirSource
+
+        return LocalDirSource(args.gt)
+    from gt_gen.store import sources
+
+    return sources.open_source(args.gt_source, args.gt, args.ref)
+
+
+def run(args: argparse.Namespace) -> int:
+    _, cases = select(args)
+    thresholds = load_thresholds(args.thresholds, args.platform)
+    source = open_source(args)
+    verify = getattr(source, "verify", None)
+    opts = CompareOptions(platform=args.platform, metrics_backend=args.metrics_backend,
+                          device=args.device, frames=args.frames, gate_frames=args.gate_frames,
+                          require_clip=args.require_clip)
+    candidate = Path(args.candidate)
+    if not candidate.exists():
+        from gt_gen.errors import MissingFileError
+
+        raise MissingFileError("candidate path not found", path=candidate)
+    clip = ClipScorer(args.clip_model, args.clip_revision, device=args.device)
+    results: list[CaseResult] = []
+    images: dict[str, bytes] = {}
+    for case in cases:
+        missing, gt, gt_folder, gt_files = load_gt_frames(source, case, args.platform, verify)
+        if missing is not None:
+            results.append(missing)
+            continue
+        cand_path = find_candidate(candidate, case, single=len(cases) == 1)
+        if cand_path is None:
+            results.append(CaseResult(case.id, case.modality, "missing_candidate",
+                                      f"no output for {case.id} under {candidate}"))
+            continue
+        cand = load_candidate_frames(cand_path, case)
+        res = evaluate_case(case, gt, cand, thresholds, opts, clip)
+        res.gt_folder, res.gt_files, res.candidate = gt_folder, gt_files, str(cand_path)
+        if opts.frames == "all" and case.modality == "video" and cand_path.suffix == ".mp4":
+            gt_video = Path(args.gt) / (gt_folder or ".") / video_name(case)
+            if args.gt_source == "dir" and gt_video.is_file():
+                res.curves = all_frame_curves(gt_video, cand_path, opts)
+                if opts.gate_frames == "all":
+                    gate_all_frames(res, thresholds, case)
+            else:
+                res.message = (res.message + "; " if res.message else "") + \
+                    "whole-video curves skipped: GT has no mp4"
+        if res.status != "passed" and res.frames:
+            name = f"{case.id}_diff.png"
+            images[name] = sidebyside.encode_png(sidebyside.compose(
+                [(gt[f.frame], cand[f.frame]) for f in res.frames]))
+            res.diff_image = name
+        results.append(res)
+
+    meta = {"tool": "gt-gen", "version": __version__,
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "gt_source": redact(source.description), "gt_commit": source.commit,
+            "thresholds": str(args.thresholds or "thresholds/consistency_threshold.json"),
+            "platform": args.platform, "metrics_backend": args.metrics_backend,
+            "frames": args.frames, "gate_frames": args.gate_frames,
+            "decoder": {"name": "opencv", "version": _cv_version(), "colour": "decoder default (as sglang)"},
+            "engine_ref": args.engine_ref, "python": pyplatform.python_version(),
+            "command": redact(" ".join(sys.argv))}
+    res_all = Results(cases=results, meta=meta)
+    out = Path(args.out)
+    for name, data in images.items():
+        write_bytes(out / name, data)
+    write_results(res_all, out / "results.json")
+    write_text(out / "junit.xml", junit.render(res_all))
+    md = markdown.render(res_all)
+    write_text(out / "summary.md", md)
+    print(md)
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary_file:
+        with open(summary_file, "a", encoding="utf-8") as fh:
+            fh.write(md)
+    if annotations.on_actions():
+        for line in annotations.lines(res_all):
+            print(line)
+    if args.history:
+        from gt_gen.history import record_results
+
+        record_results(args.history, res_all)
+    return 0 if res_all.all_passed else 1
+
+
+def _cv_version() -> str:
+    import cv2
+
+    return cv2.__version__

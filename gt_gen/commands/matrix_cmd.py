@@ -1,0 +1,75 @@
+"""``gt-gen cases matrix``: a GitHub Actions matrix of cases, optionally packed into shards.
+
+Shards are packed longest-first (each case's ``estimated_minutes``) onto the currently
+lightest shard, per runner label, so a slow case never queues behind many quick ones and
+no shard mixes runner labels. Written to ``$GITHUB_OUTPUT`` as ``matrix=<json>`` when set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from gt_gen.cases import Case
+from gt_gen.commands.common import select
+from gt_gen.errors import UsageError
+
+
+def register(csub: argparse._SubParsersAction) -> None:
+    p = csub.add_parser("matrix", help="write a GitHub Actions matrix")
+    p.add_argument("--cases", dest="cases_dir", default=None)
+    p.add_argument("--group", required=True, help="group, or 'all'")
+    p.add_argument("--case", dest="case_ids", action="append", default=[])
+    p.add_argument("--max-jobs", type=int, default=0, help="at most K shards (0: one per case)")
+    p.set_defaults(func=run)
+
+
+def pack(cases: list[Case], max_jobs: int) -> list[dict]:
+    """One entry per case, or at most ``max_jobs`` shards packed longest-first per runner."""
+    if max_jobs < 0:
+        raise UsageError("--max-jobs must be >= 0")
+    if max_jobs == 0 or max_jobs >= len(cases):
+        return [{"name": c.id, "cases": c.id, "group": c.group, "runner": c.runner,
+                 "gpus": c.gpus, "estimated_minutes": c.estimated_minutes} for c in cases]
+    by_runner: dict[str, list[Case]] = {}
+    for c in cases:
+        by_runner.setdefault(c.runner, []).append(c)
+    if max_jobs < len(by_runner):
+        raise UsageError(f"--max-jobs {max_jobs} is fewer than the {len(by_runner)} runner "
+                         "labels of the selection (a shard runs on one label)")
+    total = sum(c.estimated_minutes for c in cases)
+    # Give each runner label shards in proportion to its work (at least one).
+    alloc = {r: 1 for r in by_runner}
+    for _ in range(max_jobs - len(by_runner)):
+        r = max(by_runner, key=lambda r: sum(c.estimated_minutes for c in by_runner[r]) / alloc[r]
+                if len(by_runner[r]) > alloc[r] else -1)
+        if len(by_runner[r]) <= alloc[r]:
+            break
+        alloc[r] += 1
+    entries = []
+    for runner, group_cases in sorted(by_runner.items()):
+        shards: list[list[Case]] = [[] for _ in range(alloc[runner])]
+        for c in sorted(group_cases, key=lambda c: (-c.estimated_minutes, c.id)):
+            min(shards, key=lambda s: sum(x.estimated_minutes for x in s)).append(c)
+        for i, s in enumerate(x for x in shards if x):
+            entries.append({"name": f"{runner}-{i}", "cases": " ".join(c.id for c in s),
+                            "group": ",".join(sorted({c.group for c in s})), "runner": runner,
+                            "gpus": max(c.gpus for c in s),
+                            "estimated_minutes": sum(c.estimated_minutes for c in s)})
+    assert sum(len(e["cases"].split()) for e in entries) == len(cases), total
+    return entries
+
+
+def run(args: argparse.Namespace) -> int:
+    _, cases = select(args)
+    matrix = {"include": pack(cases, args.max_jobs)}
+    text = json.dumps(matrix, separators=(",", ":"))
+    out = os.environ.get("GITHUB_OUTPUT")
+    if out:
+        with open(out, "a", encoding="utf-8") as fh:
+            fh.write(f"matrix={text}\n")
+        print(f"wrote a matrix of {len(matrix['include'])} job(s) to $GITHUB_OUTPUT")
+    else:
+        print(text)
+    return 0

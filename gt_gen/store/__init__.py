@@ -1,0 +1,1 @@
+"""The ci-data store: sources (local dir, git, raw HTTP), lookup, cache, publish."""

@@ -1,0 +1,89 @@
+"""Which folder of a ci-data tree holds a case's GT (design.md §2, exactly).
+
+Order: the official folder, only for ``official``-comparable cases that its ``case_map.json``
+lists; then ``sglang_generated``. Within each, the platform subfolder before the default. A
+video uses a folder only if *all* its key frames are there. A tree without the ci-data
+layout (e.g. ``gt-gen generate``'s output) is read flat as the last resort. An ``unknown``
+probe (network trouble) makes the whole lookup ``unknown``: it never becomes ``missing``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gt_gen.cases import Case
+from gt_gen.naming import expected_outputs, image_names, key_frame_names
+from gt_gen.store.layout import CASE_MAP, TARGETS, folder, parse_case_map
+from gt_gen.store.source import GtSource, Presence
+
+
+@dataclass(frozen=True)
+class LookupResult:
+    """Where the GT of one case was found (``files``: key -> relpath) or why not."""
+
+    status: Presence
+    folder: str | None = None
+    files: dict[str, str] | None = None
+    detail: str = ""
+
+
+def _case_map(source: GtSource, fold: str) -> dict[str, list[str]] | None | Presence:
+    rel = f"{fold}/{CASE_MAP}"
+    p = source.probe(rel)
+    if p is Presence.UNKNOWN:
+        return Presence.UNKNOWN
+    if p is Presence.MISSING:
+        return None
+    return parse_case_map(source.read_bytes(rel), rel)
+
+
+def _files_in(source: GtSource, fold: str, case: Case) -> dict[str, str] | Presence:
+    prefix = f"{fold}/" if fold else ""
+    if case.modality == "video":
+        wanted = {k: prefix + n for k, n in key_frame_names(case).items()}
+        outcomes = {k: source.probe(p) for k, p in wanted.items()}
+        if any(o is Presence.UNKNOWN for o in outcomes.values()):
+            return Presence.UNKNOWN
+        return wanted if all(o is Presence.PRESENT for o in outcomes.values()) else Presence.MISSING
+    unknown = False
+    for name in image_names(case):
+        o = source.probe(prefix + name)
+        if o is Presence.PRESENT:
+            return {"first": prefix + name}
+        unknown |= o is Presence.UNKNOWN
+    return Presence.UNKNOWN if unknown else Presence.MISSING
+
+
+def candidate_folders(source: GtSource, case: Case, platform: str | None) -> list[str] | Presence:
+    """Folders to try, in order, honouring the official case_map rule."""
+    out: list[str] = []
+    for target in TARGETS:
+        for plat in ([platform] if platform else []) + [None]:
+            fold = folder(target, plat)
+            if target == "official_generated":
+                if not case.is_official:
+                    continue
+                cmap = _case_map(source, fold)
+                if cmap is Presence.UNKNOWN:
+                    return Presence.UNKNOWN
+                if not cmap or case.id not in cmap:
+                    continue
+            out.append(fold)
+    return out
+
+
+def locate(source: GtSource, case: Case, platform: str | None = None) -> LookupResult:
+    """Find the folder holding every GT file of ``case``."""
+    folders = candidate_folders(source, case, platform)
+    if folders is Presence.UNKNOWN:
+        return LookupResult(Presence.UNKNOWN, detail="case_map.json could not be probed")
+    for fold in [*folders, ""]:
+        found = _files_in(source, fold, case)
+        if found is Presence.UNKNOWN:
+            # A folder earlier in the order might hold the GT: falling through to a later
+            # one would compare against the wrong GT, so the answer is unknown.
+            return LookupResult(Presence.UNKNOWN, folder=fold or ".",
+                                detail="GT files could not be probed (network trouble)")
+        if found is not Presence.MISSING:
+            return LookupResult(Presence.PRESENT, folder=fold or ".", files=found)
+    return LookupResult(Presence.MISSING, detail=f"none of {expected_outputs(case)} found")
