@@ -29,6 +29,7 @@ def atomic_path(target: str | Path, *, suffix: str | None = None) -> Iterator[Pa
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{sfx}", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; finished files get normal modes
     try:
         yield tmp_path
         with open(tmp_path, "rb") as fh:
@@ -37,6 +38,12 @@ def atomic_path(target: str | Path, *, suffix: str | None = None) -> Iterator[Pa
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_bytes(target: str | Path, data: bytes) -> Path:

@@ -1,0 +1,37 @@
+"""``gt-gen generate``: official-pipeline GT for a group of cases (tiny or full profile)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from gt_gen.commands.common import add_selection, select
+from gt_gen.generate.runner import _env_run_url, run_group
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("generate", help="generate GT with the official LTX-2 pipelines")
+    add_selection(p, group_required=True)
+    p.add_argument("--out", required=True, help="output directory (mp4, key-frame PNGs, manifest)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    p.add_argument("--profile", choices=("auto", "tiny", "full"), default="auto",
+                   help="tiny: offline tiny checkpoints; full: hub weights; auto: by case")
+    p.add_argument("--weights-dir", default=os.environ.get("GT_GEN_WEIGHTS_DIR"),
+                   help="local files overriding hub downloads (DIR/<file>, DIR/<repo>/<file>)")
+    p.add_argument("--allow-unpinned", action="store_true",
+                   help="accept non-commit hub revisions (the resolved commit is recorded)")
+    p.add_argument("--reuse", choices=("models", "state_dicts", "none"), default="models",
+                   help="load once per group: keep built models (default), only state dicts, or nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gt_gen.generate.progress import Progress
+
+    _, cases = select(args)
+    return run_group(cases, Path(args.out), device=args.device, profile=args.profile,
+                     weights_dir=Path(args.weights_dir) if args.weights_dir else None,
+                     allow_unpinned=args.allow_unpinned, reuse=args.reuse,
+                     progress=Progress(quiet=args.quiet), run_url=_env_run_url())

@@ -1,0 +1,1 @@
+"""GT generation: official pipelines, weights (full or tiny), group runner, manifest."""

@@ -1,0 +1,177 @@
+"""Generate the GT of a group of cases: one process, models loaded once, faults contained.
+
+A failing case is recorded (error, and for out-of-memory the peak memory) and the group
+goes on; the run exits 1 at the end if any case failed. The manifest is rewritten
+atomically after every case, so an interrupted run leaves a manifest of what finished and
+no file that looks complete but is not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import platform
+import resource
+import time
+import traceback
+from dataclasses import asdict
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gt_gen import __version__
+from gt_gen.atomic import write_json
+from gt_gen.cases import Case
+from gt_gen.errors import GtGenError, UsageError
+from gt_gen.generate.official import OfficialRunner
+from gt_gen.generate.outputs import raw_frames_sha256, write_case_outputs
+from gt_gen.generate.progress import Progress
+from gt_gen.generate.tiny_patch import cpu_synchronize_noop, tiny_gemma_constant
+from gt_gen.generate.weights import ResolvedModel, resolve_full, resolve_tiny
+from gt_gen.redact import redact
+
+MANIFEST = "manifest.json"
+MANIFEST_SCHEMA = 1
+
+
+def _pkg(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    """Versions and hardware, recorded once per run."""
+    env: dict[str, Any] = {
+        "gt_gen": __version__, "python": platform.python_version(), "torch": torch.__version__,
+        "ltx_core": _pkg("ltx-core"), "ltx_pipelines": _pkg("ltx-pipelines"),
+        "transformers": _pkg("transformers"), "cuda": torch.version.cuda,
+        "device": str(device), "cpu": platform.processor() or platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+    }
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)
+        env["cudnn"] = torch.backends.cudnn.version()
+    return env
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class GroupRun:
+    """One ``gt-gen generate`` invocation."""
+
+    def __init__(self, cases: list[Case], out_dir: Path, *, device: str = "cpu",
+                 profile: str = "auto", weights_dir: Path | None = None,
+                 allow_unpinned: bool = False, reuse: str = "models",
+                 progress: Progress | None = None, run_url: str = "") -> None:
+        if profile not in ("auto", "tiny", "full"):
+            raise UsageError(f"unknown profile {profile!r}; use tiny, full or auto")
+        self.cases, self.out_dir = cases, out_dir
+        self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise UsageError("--device cuda but no CUDA GPU is visible; use --device cpu")
+        self.profile, self.weights_dir = profile, weights_dir
+        self.allow_unpinned = allow_unpinned
+        self.runner = OfficialRunner(self.device, reuse)
+        self.progress = progress or Progress()
+        self.manifest: dict[str, Any] = {
+            "schema_version": MANIFEST_SCHEMA, "kind": "gt-gen-generate",
+            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "environment": environment(self.device), "reuse": reuse,
+            "run_url": redact(run_url), "frames_to_png": "through the mp4 (OpenCV seek), as sglang",
+            "cases": {}}
+
+    def _profile_of(self, case: Case) -> str:
+        if self.profile == "auto":
+            return "tiny" if case.model.is_tiny else "full"
+        if self.profile == "full" and case.model.is_tiny:
+            raise UsageError(f"case {case.id} uses the tiny model; run it with --profile tiny")
+        return self.profile
+
+    def _resolve(self, case: Case) -> ResolvedModel:
+        if self._profile_of(case) == "tiny":
+            if not case.model.is_tiny:
+                raise UsageError(f"case {case.id} is a full-size case; --profile tiny applies to "
+                                 "tiny cases only (cases/tiny.toml)")
+            return resolve_tiny(case)
+        return resolve_full(case, weights_dir=self.weights_dir, allow_unpinned=self.allow_unpinned)
+
+    def _write_manifest(self) -> None:
+        write_json(self.out_dir / MANIFEST, self.manifest)
+
+    def run(self) -> int:
+        """Generate every selected case; 0 if all succeeded, 1 if any failed."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        tiny_any = any(self._profile_of(c) == "tiny" for c in self.cases)
+        failed = 0
+        patch = tiny_gemma_constant() if tiny_any else contextlib.nullcontext()
+        with patch, cpu_synchronize_noop(self.device), self.progress.patch_official_loops():
+            for i, case in enumerate(self.cases, 1):
+                ok = self._run_case(i, case)
+                failed += not ok
+                self._write_manifest()
+        self.manifest["summary"] = {"cases": len(self.cases), "failed": failed}
+        self._write_manifest()
+        return 1 if failed else 0
+
+    def _run_case(self, index: int, case: Case) -> bool:
+        self.progress.case_start(index, len(self.cases), case.id)
+        entry: dict[str, Any] = {"request": asdict(case.request), "pipeline": case.pipeline,
+                                 "backend": case.backend, "gpus": case.gpus,
+                                 "comparability": case.comparability, "seed": case.request.seed,
+                                 "profile": self._profile_of(case)}
+        t0 = time.perf_counter()
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+        try:
+            if not case.is_official:
+                raise UsageError(f"case {case.id} is {case.comparability} on backend "
+                                 f"{case.backend}: official GT is only generated for official-"
+                                 f"comparable cases ({case.reason})")
+            model = self._resolve(case)
+            entry["model"] = model.provenance
+            out = self.runner.run(case, model)
+            t1 = time.perf_counter()
+            entry["files"] = write_case_outputs(case, out, self.out_dir)
+            entry["raw_frames_sha256"] = raw_frames_sha256(out.frames)
+            entry["frames"] = int(out.frames.shape[0])
+            entry["size"] = [int(out.frames.shape[2]), int(out.frames.shape[1])]
+            entry["pipeline_class"] = out.pipeline_class
+            entry["timings"] = {**{k: round(v, 4) for k, v in out.timings.items()},
+                                "write_s": round(time.perf_counter() - t1, 4),
+                                "total_s": round(time.perf_counter() - t0, 4)}
+            entry["model_builds"] = out.builds
+            entry["status"] = "ok"
+        except Exception as exc:  # a failing case is recorded; the group goes on
+            entry["status"] = "failed"
+            oom = isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+            msg = exc.one_line() if isinstance(exc, GtGenError) else f"{type(exc).__name__}: {exc}"
+            entry["error"] = redact(" ".join(msg.split()))[:2000]
+            if oom:
+                entry["error_kind"] = "out_of_memory"
+            if not isinstance(exc, GtGenError):
+                entry["traceback_tail"] = redact("".join(traceback.format_exc().splitlines(True)[-6:]))
+            entry["timings"] = {"total_s": round(time.perf_counter() - t0, 4)}
+        entry["peak_memory"] = {"host_rss_mb_process_max": round(_peak_rss_mb(), 1)}
+        if self.device.type == "cuda":
+            entry["peak_memory"]["cuda_allocated_mb"] = round(
+                torch.cuda.max_memory_allocated(self.device) / 2**20, 1)
+        self.manifest["cases"][case.id] = entry
+        self.progress.case_end(entry["status"], time.perf_counter() - t0,
+                               entry.get("error", "")[:300])
+        return entry["status"] == "ok"
+
+
+def run_group(cases: list[Case], out_dir: str | Path, **kwargs: Any) -> int:
+    return GroupRun(cases, Path(out_dir), **kwargs).run()
+
+
+def _env_run_url() -> str:
+    s, r, i = (os.environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
+    return f"{s}/{r}/actions/runs/{i}" if s and r and i else ""
