@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg chatter would break one-line errors
 import cv2  # noqa: E402  (the log level must be set before import)
 
 from gt_gen.errors import InputFileError, MissingFileError  # noqa: E402

@@ -259,7 +259,11 @@ def verify_coverage(ckpt: TinyCheckpoints) -> None:
                     "embeddings_processor": ledger.gemma_embeddings_processor,
                     "text_encoder": ledger.text_encoder, "spatial_upsampler": ledger.spatial_upsampler}
         for name, build in builders.items():
-            model = build()
+            try:
+                model = build()
+            except NotImplementedError as exc:  # the ledger's .to() on a half-meta model
+                raise GenerationError(f"tiny checkpoint leaves tensors of {name} unloaded "
+                                      f"({exc}); the key prefixes are wrong") from exc
             missing = [n for n, t in [*model.named_parameters(), *model.named_buffers()]
                        if t.device.type == "meta"]
             if missing:

@@ -1,0 +1,193 @@
+"""``gt-gen compare`` end to end: videos encoded here, key-frame PNG dirs, every exit code."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gt_gen.frames import read_key_frames
+from tests.conftest import pattern_frames, run_cli, write_mp4, write_png
+
+CASES = '''
+[[case]]
+id = "vid"
+modality = "video"
+backend = "ltx_official"
+pipeline = "one_stage"
+runner = "r"
+comparability = "official"
+[case.model]
+repo = "tiny"
+revision = "seed-0"
+checkpoint = "c"
+[case.request]
+prompt = "p"
+width = 96
+height = 64
+num_frames = 25
+seed = 1
+
+[[case]]
+id = "img"
+modality = "image"
+backend = "sglang_native"
+pipeline = "one_stage"
+runner = "r"
+comparability = "native_only"
+reason = "test"
+[case.model]
+repo = "x"
+revision = "y"
+checkpoint = "z"
+[case.request]
+prompt = "p"
+width = 96
+height = 64
+seed = 1
+'''
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> dict[str, Path]:
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "t.toml").write_text(CASES)
+    src = pattern_frames(25)
+    gt_mp4 = write_mp4(tmp_path / "gtsrc" / "vid_1gpu.mp4", src)
+    gt = tmp_path / "gt"
+    for key, frame in read_key_frames(gt_mp4).items():
+        write_png(gt / f"vid_1gpu_frame_{ {'first': '0', 'mid': 'mid', 'last': 'last'}[key]}.png", frame)
+    write_png(gt / "img_1gpu.png", src[0])
+    th = tmp_path / "th.json"
+    th.write_text(json.dumps({"cases": {"vid": {"ssim_threshold": 0.9, "psnr_threshold": 25,
+                                                "mean_abs_diff_threshold": 8, "clip_threshold": 0.9}}}))
+    good = tmp_path / "good"
+    write_mp4(good / "vid_1gpu.mp4", src)
+    write_png(good / "img_1gpu.png", src[0])
+    bad = tmp_path / "bad"
+    noisy = np.clip(src.astype(int) + np.random.default_rng(1).integers(-90, 90, src.shape), 0, 255).astype(np.uint8)
+    write_mp4(bad / "vid_1gpu.mp4", noisy)
+    write_png(bad / "img_1gpu.png", noisy[0])
+    return {"cases": cases, "gt": gt, "th": th, "good": good, "bad": bad, "tmp": tmp_path}
+
+
+def compare(s, cand: Path, out: Path, *extra: str, env=None):
+    return run_cli("compare", "--cases", str(s["cases"]), "--group", "t", "--gt", str(s["gt"]),
+                   "--candidate", str(cand), "--thresholds", str(s["th"]), "--out", str(out),
+                   "--clip-model", "none", *extra, env=env)
+
+
+def test_identical_engine_passes(setup) -> None:
+    out = setup["tmp"] / "out"
+    summary = setup["tmp"] / "step_summary.md"
+    proc = compare(setup, setup["good"], out, env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert proc.returncode == 0, proc.stderr
+    res = json.loads((out / "results.json").read_text())
+    assert res["schema_version"] == 1 and res["summary"]["passed"] == 2
+    vid = next(c for c in res["cases"] if c["case_id"] == "vid")
+    assert [f["frame"] for f in vid["frames"]] == ["first", "mid", "last"]
+    assert vid["worst"]["ssim"] == 1.0 and vid["worst"]["psnr"] == "inf"  # explicit in JSON
+    assert vid["frames"][0]["passed"]["clip"] is None  # not evaluated, never passed
+    assert "not evaluated" in (out / "summary.md").read_text()
+    assert summary.read_text() == (out / "summary.md").read_text()
+    assert "<testsuite" in (out / "junit.xml").read_text()
+    assert not list(out.glob("*_diff.png"))
+
+
+def test_regressed_engine_fails_with_diff_image_and_annotations(setup) -> None:
+    out = setup["tmp"] / "out"
+    proc = compare(setup, setup["bad"], out, env={"GITHUB_ACTIONS": "true"})
+    assert proc.returncode == 1
+    res = json.loads((out / "results.json").read_text())
+    assert {c["status"] for c in res["cases"]} == {"failed"}
+    vid = next(c for c in res["cases"] if c["case_id"] == "vid")
+    assert vid["worst"]["ssim"] < 0.9 and "ssim" in vid["message"]
+    assert (out / "vid_diff.png").is_file() and (out / "img_diff.png").is_file()
+    assert "::error title=gt-gen vid::failed" in proc.stdout
+    assert 'failures="2"' in (out / "junit.xml").read_text()
+
+
+def test_key_frame_png_dir_as_candidate(setup) -> None:
+    out = setup["tmp"] / "out"
+    proc = run_cli("compare", "--cases", str(setup["cases"]), "--case", "vid", "--gt", str(setup["gt"]),
+                   "--candidate", str(setup["gt"]), "--thresholds", str(setup["th"]),
+                   "--out", str(out), "--clip-model", "none", "--metrics-backend", "reference")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_missing_gt_is_a_failure(setup) -> None:
+    for p in setup["gt"].glob("vid_*"):
+        p.unlink()
+    out = setup["tmp"] / "out"
+    proc = compare(setup, setup["good"], out)
+    assert proc.returncode == 1
+    res = json.loads((out / "results.json").read_text())
+    assert next(c for c in res["cases"] if c["case_id"] == "vid")["status"] == "missing_gt"
+
+
+def test_all_frames_mode_writes_curves(setup) -> None:
+    import shutil
+
+    shutil.copy(setup["tmp"] / "gtsrc" / "vid_1gpu.mp4", setup["gt"] / "vid_1gpu.mp4")
+    out = setup["tmp"] / "out"
+    proc = compare(setup, setup["good"], out, "--frames", "all", "--case", "vid")
+    assert proc.returncode == 0, proc.stderr
+    vid = json.loads((out / "results.json").read_text())["cases"][0]
+    assert len(vid["curves"]["ssim"]) == 25
+
+
+@pytest.mark.parametrize("defect", ["truncated", "resized", "grayscale", "unknown_case",
+                                    "bad_thresholds", "path_id"])
+def test_bad_input_exit_2_one_line_no_output(setup, defect: str) -> None:
+    import cv2
+
+    cand = setup["tmp"] / "cand"
+    cand.mkdir()
+    extra: list[str] = []
+    th = setup["th"]
+    src = pattern_frames(25)
+    write_png(cand / "img_1gpu.png", src[0])
+    if defect == "truncated":
+        data = (setup["good"] / "vid_1gpu.mp4").read_bytes()
+        (cand / "vid_1gpu.mp4").write_bytes(data[: len(data) // 4])
+    elif defect == "resized":
+        write_mp4(cand / "vid_1gpu.mp4", np.stack([cv2.resize(f, (64, 32)) for f in src]))
+    elif defect == "grayscale":
+        cv2.imwrite(str(cand / "img_1gpu.png"), src[0][..., 0])
+        write_mp4(cand / "vid_1gpu.mp4", src)
+    elif defect == "unknown_case":
+        extra = ["--case", "nope"]
+    elif defect == "path_id":
+        extra = ["--case", "../vid"]
+    elif defect == "bad_thresholds":
+        th = setup["tmp"] / "th_bad.json"
+        th.write_text('{"cases": {"vid": {"ssim_threshold": 2}}}')
+    out = setup["tmp"] / "out"
+    proc = run_cli("compare", "--cases", str(setup["cases"]), "--group", "t", "--gt", str(setup["gt"]),
+                   "--candidate", str(cand), "--thresholds", str(th), "--out", str(out),
+                   "--clip-model", "none", *extra)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("gt-gen: error:") and "Traceback" not in proc.stderr
+    assert not out.exists() or not any(out.iterdir())  # no partial output
+
+
+def test_debug_shows_traceback(setup) -> None:
+    proc = run_cli("--debug", "compare", "--cases", str(setup["cases"]), "--case", "nope",
+                   "--gt", str(setup["gt"]), "--candidate", str(setup["good"]), "--out", str(setup["tmp"] / "o"))
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_clip_gate_with_tiny_model(setup, tiny_clip_dir) -> None:
+    out = setup["tmp"] / "out"
+    proc = run_cli("compare", "--cases", str(setup["cases"]), "--group", "t", "--gt", str(setup["gt"]),
+                   "--candidate", str(setup["good"]), "--thresholds", str(setup["th"]), "--out", str(out),
+                   "--clip-model", str(tiny_clip_dir))
+    assert proc.returncode == 0, proc.stderr
+    vid = next(c for c in json.loads((out / "results.json").read_text())["cases"] if c["case_id"] == "vid")
+    assert vid["clip"]["available"] and math.isclose(vid["worst"]["clip"], 1.0, abs_tol=1e-3)
+    assert vid["frames"][0]["passed"]["clip"] is True
