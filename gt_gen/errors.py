@@ -76,7 +76,9 @@ class WeightsError(MissingFileError):
 
 
 class QualityGateError(GtGenError, ValueError):
-    """Publishing refused: the GT failed the quality gate."""
+    """Publishing refused: the GT failed the quality gate (a gate, so exit 1)."""
+
+    exit_code = 1
 
 
 class GenerationError(GtGenError, RuntimeError):

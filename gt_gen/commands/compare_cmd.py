@@ -23,14 +23,16 @@ from gt_gen.naming import video_name
 from gt_gen.redact import redact
 from gt_gen.reports import annotations, junit, markdown, sidebyside
 from gt_gen.results import CaseResult, Results, write_results
+from gt_gen.store.source import LocalDirSource
 from gt_gen.thresholds import load_thresholds
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="compare candidate outputs with the GT")
     add_selection(p)
-    p.add_argument("--gt", required=True, help="GT: a directory, or with --gt-source a git/http source")
-    p.add_argument("--gt-source", choices=("dir", "git", "http"), default="dir")
+    p.add_argument("--gt", required=True,
+                   help="GT: a directory, a git repository (path/URL) or a raw-HTTP base URL")
+    p.add_argument("--gt-source", choices=("auto", "dir", "git", "http"), default="auto")
     p.add_argument("--ref", default=None, help="git ref or commit of the GT (git/http sources)")
     p.add_argument("--candidate", required=True, help="candidate directory, or one file for one case")
     p.add_argument("--thresholds", default=None, help="consistency_threshold.json")
@@ -53,10 +55,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def open_source(args: argparse.Namespace):
     """The GT source named by --gt/--gt-source/--ref."""
-    if args.gt_source == "dir":
-        from gt_gen.store.source import LocalDirSource
-
-        return LocalDirSource(args.gt)
     from gt_gen.store import sources
 
     return sources.open_source(args.gt_source, args.gt, args.ref)
@@ -66,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
     _, cases = select(args)
     thresholds = load_thresholds(args.thresholds, args.platform)
     source = open_source(args)
-    verify = getattr(source, "verify", None)
+    from gt_gen.store.integrity import Verifier
+
+    verify = Verifier(source)
     opts = CompareOptions(platform=args.platform, metrics_backend=args.metrics_backend,
                           device=args.device, frames=args.frames, gate_frames=args.gate_frames,
                           require_clip=args.require_clip)
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         res.gt_folder, res.gt_files, res.candidate = gt_folder, gt_files, str(cand_path)
         if opts.frames == "all" and case.modality == "video" and cand_path.suffix == ".mp4":
             gt_video = Path(args.gt) / (gt_folder or ".") / video_name(case)
-            if args.gt_source == "dir" and gt_video.is_file():
+            if isinstance(source, LocalDirSource) and gt_video.is_file():
                 res.curves = all_frame_curves(gt_video, cand_path, opts)
                 if opts.gate_frames == "all":
                     gate_all_frames(res, thresholds, case)

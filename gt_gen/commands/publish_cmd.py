@@ -1,0 +1,66 @@
+"""``gt-gen publish``: quality-gate GT and commit it to the ci-data repository."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from gt_gen.cases import load_registry
+from gt_gen.store.layout import TARGETS
+from gt_gen.store.publish import (Provenance, Publisher, branch_for,
+                                  case_selection_from_manifest, require_cases)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("publish", help="publish GT to the ci-data repo (one commit)")
+    p.add_argument("--source", required=True, help="folder written by `gt-gen generate`")
+    p.add_argument("--target", required=True, choices=TARGETS)
+    p.add_argument("--platform", default=None)
+    p.add_argument("--repo", required=True, help="ci-data repository (path or URL)")
+    p.add_argument("--branch", default=None,
+                   help="default: main from the engine's main, else gt/<source ref>")
+    p.add_argument("--check-only", action="store_true", help="run every check, write nothing")
+    p.add_argument("--allow-drift", action="store_true")
+    p.add_argument("--cases", dest="cases_dir", default=None)
+    p.add_argument("--group", default=None)
+    p.add_argument("--case", dest="case_ids", action="append", default=[])
+    p.add_argument("--source-ref", default=os.environ.get("GITHUB_REF", ""))
+    p.add_argument("--source-sha", default=os.environ.get("GITHUB_SHA", ""))
+    p.add_argument("--run-url", default="")
+    p.add_argument("--attempts", type=int, default=5)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from gt_gen.generate.runner import _env_run_url
+    from gt_gen.redact import redact
+
+    reg = load_registry(args.cases_dir)
+    source = Path(args.source)
+    if args.group or args.case_ids:
+        cases = reg.select(group=args.group, ids=args.case_ids)
+    else:
+        ids = case_selection_from_manifest(source)
+        require_cases(ids)
+        cases = [reg.get(i) for i in ids]
+    branch = branch_for(args.source_ref, args.branch)
+    prov = Provenance(source_ref=args.source_ref, source_sha=args.source_sha,
+                      torch=torch.__version__, run_url=redact(args.run_url or _env_run_url()))
+    pub = Publisher(args.repo, branch, args.target, args.platform, prov, attempts=args.attempts)
+    res = pub.publish(source, cases, check_only=args.check_only, allow_drift=args.allow_drift)
+    for r in res.reports:
+        print(f"quality {r.case_id}: ok" + "".join(f"\n  note: {n}" for n in r.notes))
+    if args.check_only:
+        print(f"check-only: {len(cases)} case(s) would be published to {pub.folder} on {branch}")
+        return 0
+    verb = "published" if res.changed else "unchanged (identical GT already there)"
+    print(f"{verb}: {len(cases)} case(s) to {pub.folder} on {branch} at {res.commit} "
+          f"(attempt {res.attempts})")
+    out = os.environ.get("GITHUB_OUTPUT")
+    if out and res.commit:
+        with open(out, "a", encoding="utf-8") as fh:
+            fh.write(f"commit={res.commit}\nbranch={branch}\n")
+    return 0

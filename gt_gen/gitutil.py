@@ -1,0 +1,41 @@
+"""Thin, redacting wrapper around the ``git`` command line.
+
+Why the CLI and not a library: it is what CI runners have, it speaks every transport
+(local paths, file://, https with tokens) and its ref updates are atomic. Every failure is
+one :class:`GitError` line with credentials removed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from gt_gen.errors import GitError
+from gt_gen.redact import redact
+
+GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
+IDENTITY = ["-c", "user.name=gt-gen", "-c", "user.email=gt-gen@users.noreply.github.com",
+            "-c", "commit.gpgsign=false"]
+
+
+def git(*args: str, cwd: str | Path | None = None, check: bool = True, input: bytes | None = None,
+        timeout: float = 600, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``git args`` and return the process (stdout as bytes)."""
+    env = {**os.environ, **GIT_ENV, **(extra_env or {})}
+    try:
+        proc = subprocess.run(["git", *IDENTITY, *args], cwd=cwd, capture_output=True,
+                              input=input, env=env, timeout=timeout)
+    except FileNotFoundError as exc:
+        raise GitError("git is not installed; install git") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise GitError(f"git {args[0]} timed out after {timeout:.0f}s") from exc
+    if check and proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip().splitlines()
+        last = err[-1] if err else f"exit {proc.returncode}"
+        raise GitError(redact(f"git {args[0]} failed: {last}"))
+    return proc
+
+
+def out(*args: str, cwd: str | Path | None = None) -> str:
+    return git(*args, cwd=cwd).stdout.decode().strip()

@@ -1,0 +1,93 @@
+"""GT from a git repository (local path or URL) at a ref resolved to a commit.
+
+A bare mirror per remote lives in the gt-gen cache, fetched as a partial clone (trees now,
+blobs on first read), so CI downloads only the GT it compares. A pinned commit already in
+the mirror costs no network at all (``network_ops`` counts fetches); a branch or tag is
+resolved to its commit first, and that commit is what results record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from gt_gen import gitutil
+from gt_gen.errors import GitError, MissingFileError
+from gt_gen.redact import redact
+from gt_gen.store.cache import COMMIT_RE
+from gt_gen.store.source import Presence, safe_relpath
+
+
+class GitSource:
+    """Read-only GT at one commit of a git remote."""
+
+    def __init__(self, remote: str, ref: str, cache_root: Path) -> None:
+        if Path(remote).exists():
+            remote = str(Path(remote).resolve())
+        self.remote = remote
+        self.description = redact(f"git:{remote}")
+        self.mirror = cache_root / "git" / (hashlib.sha256(remote.encode()).hexdigest()[:16] + ".git")
+        self.network_ops = 0
+        self._ensure_mirror()
+        self.ref = ref
+        self.commit: str = self.resolve(ref)
+        self._paths: set[str] | None = None
+
+    def _ensure_mirror(self) -> None:
+        if (self.mirror / "HEAD").is_file():
+            return
+        self.mirror.parent.mkdir(parents=True, exist_ok=True)
+        gitutil.git("init", "-q", "--bare", str(self.mirror))
+        gitutil.git("config", "remote.origin.url", self.remote, cwd=self.mirror)
+        gitutil.git("config", "remote.origin.promisor", "true", cwd=self.mirror)
+        gitutil.git("config", "remote.origin.partialclonefilter", "blob:none", cwd=self.mirror)
+
+    def _has_commit(self, sha: str) -> bool:
+        return gitutil.git("cat-file", "-e", f"{sha}^{{commit}}", cwd=self.mirror,
+                           check=False).returncode == 0
+
+    def _fetch(self, *refspecs: str) -> bool:
+        self.network_ops += 1
+        proc = gitutil.git("fetch", "-q", "--no-tags", "--filter=blob:none", "origin", *refspecs,
+                           cwd=self.mirror, check=False)
+        return proc.returncode == 0
+
+    def resolve(self, ref: str) -> str:
+        """The commit ``ref`` names; a pinned commit already mirrored needs no network."""
+        if COMMIT_RE.match(ref) and self._has_commit(ref):
+            return ref
+        if COMMIT_RE.match(ref):
+            if not self._fetch(ref):
+                self._fetch("+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*")
+            if not self._has_commit(ref):
+                raise GitError(f"commit {ref} not found in {self.description}")
+            return ref
+        if not self._fetch(f"+{ref}:refs/gtgen/resolved"):
+            raise GitError(f"cannot fetch ref {ref!r} from {self.description} (no such branch or "
+                           "tag, or the remote is unreachable)")
+        return gitutil.out("rev-parse", "refs/gtgen/resolved^{commit}", cwd=self.mirror)
+
+    def _listing(self) -> set[str]:
+        if self._paths is None:
+            text = gitutil.out("ls-tree", "-r", "--name-only", self.commit, cwd=self.mirror)
+            self._paths = set(text.splitlines())
+        return self._paths
+
+    def probe(self, relpath: str) -> Presence:
+        return Presence.PRESENT if safe_relpath(relpath) in self._listing() else Presence.MISSING
+
+    def read_bytes(self, relpath: str) -> bytes:
+        relpath = safe_relpath(relpath)
+        if relpath not in self._listing():
+            raise MissingFileError(f"{relpath} not in {self.description} at {self.commit[:12]}")
+        before = self._missing_blob(relpath)
+        data = gitutil.git("cat-file", "blob", f"{self.commit}:{relpath}", cwd=self.mirror).stdout
+        self.network_ops += int(before)
+        return data
+
+    def _missing_blob(self, relpath: str) -> bool:
+        """Whether reading ``relpath`` will lazily fetch its blob (counted as network)."""
+        sha = gitutil.out("rev-parse", f"{self.commit}:{relpath}", cwd=self.mirror)
+        proc = gitutil.git("cat-file", "-e", sha, cwd=self.mirror, check=False,
+                           extra_env={"GIT_NO_LAZY_FETCH": "1"})
+        return proc.returncode != 0
