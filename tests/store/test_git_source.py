@@ -1,0 +1,49 @@
+"""Git source: branches resolve to commits; a pinned commit is served without network."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gt_gen import gitutil
+from gt_gen.errors import GitError
+from gt_gen.store.git_source import GitSource
+from gt_gen.store.source import Presence
+
+
+def make_repo(tmp_path: Path) -> tuple[Path, str, str]:
+    bare = tmp_path / "remote.git"
+    gitutil.git("init", "-q", "--bare", str(bare))
+    work = tmp_path / "w"
+    gitutil.git("init", "-q", "-b", "main", str(work))
+    (work / "a.txt").write_text("one")
+    gitutil.git("add", "-A", cwd=work)
+    gitutil.git("commit", "-qm", "1", cwd=work)
+    first = gitutil.out("rev-parse", "HEAD", cwd=work)
+    (work / "a.txt").write_text("two")
+    gitutil.git("commit", "-qam", "2", cwd=work)
+    second = gitutil.out("rev-parse", "HEAD", cwd=work)
+    gitutil.git("push", "-q", str(bare), "main", cwd=work)
+    return bare, first, second
+
+
+def test_branch_resolves_and_pinned_commit_needs_no_network(tmp_path: Path) -> None:
+    bare, first, second = make_repo(tmp_path)
+    cache = tmp_path / "cache"
+    src = GitSource(str(bare), "main", cache)
+    assert src.commit == second and src.read_bytes("a.txt") == b"two"
+    old = GitSource(str(bare), first, cache)
+    assert old.read_bytes("a.txt") == b"one"
+    again = GitSource(str(bare), first, cache)
+    assert again.probe("a.txt") is Presence.PRESENT and again.probe("b.txt") is Presence.MISSING
+    assert again.read_bytes("a.txt") == b"one"
+    assert again.network_ops == 0
+
+
+def test_unknown_ref_is_an_error(tmp_path: Path) -> None:
+    bare, _, _ = make_repo(tmp_path)
+    with pytest.raises(GitError, match="cannot fetch ref"):
+        GitSource(str(bare), "no-such-branch", tmp_path / "cache")
+    with pytest.raises(GitError, match="not found"):
+        GitSource(str(bare), "b" * 40, tmp_path / "cache")

@@ -1,0 +1,69 @@
+"""Lookup order exactly as sglang's: official only if listed, platform first, all key frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gt_gen.cases import load_registry
+from gt_gen.naming import key_frame_names
+from gt_gen.store.layout import dump_case_map, folder
+from gt_gen.store.lookup import locate
+from gt_gen.store.source import LocalDirSource, Presence
+
+REG = load_registry()
+OFFICIAL = REG.get("tiny_one_stage_t2v")
+NATIVE = REG.get("ltx_2_two_stage_t2v")
+
+
+def put(root: Path, fold: str, case, keys=("first", "mid", "last"), listed: bool = False) -> None:
+    d = root / fold
+    d.mkdir(parents=True, exist_ok=True)
+    for k, n in key_frame_names(case).items():
+        if k in keys:
+            (d / n).write_bytes(b"x")
+    if listed:
+        (d / "case_map.json").write_text(dump_case_map({case.id: list(key_frame_names(case).values())}))
+
+
+def test_official_needs_case_map_listing(tmp_path: Path) -> None:
+    put(tmp_path, folder("official_generated"), OFFICIAL)
+    put(tmp_path, folder("sglang_generated"), OFFICIAL)
+    src = LocalDirSource(tmp_path)
+    assert locate(src, OFFICIAL).folder == folder("sglang_generated")
+    put(tmp_path, folder("official_generated"), OFFICIAL, listed=True)
+    assert locate(src, OFFICIAL).folder == folder("official_generated")
+
+
+def test_native_only_never_uses_official(tmp_path: Path) -> None:
+    put(tmp_path, folder("official_generated"), NATIVE, listed=True)
+    assert locate(LocalDirSource(tmp_path), NATIVE).status is Presence.MISSING
+    put(tmp_path, folder("sglang_generated"), NATIVE)
+    assert locate(LocalDirSource(tmp_path), NATIVE).folder == folder("sglang_generated")
+
+
+def test_platform_before_default_and_complete_sets_only(tmp_path: Path) -> None:
+    put(tmp_path, folder("sglang_generated"), NATIVE)
+    put(tmp_path, folder("sglang_generated", "h100"), NATIVE, keys=("first", "mid"))  # incomplete
+    src = LocalDirSource(tmp_path)
+    assert locate(src, NATIVE, "h100").folder == folder("sglang_generated")
+    put(tmp_path, folder("sglang_generated", "h100"), NATIVE)
+    assert locate(src, NATIVE, "h100").folder == folder("sglang_generated", "h100")
+    assert locate(src, NATIVE, None).folder == folder("sglang_generated")
+
+
+class Flaky(LocalDirSource):
+    """Probes of one folder are 'unknown' (network trouble)."""
+
+    def __init__(self, root: Path, bad: str) -> None:
+        super().__init__(root)
+        self.bad = bad
+
+    def probe(self, relpath: str) -> Presence:
+        return Presence.UNKNOWN if relpath.startswith(self.bad) else super().probe(relpath)
+
+
+def test_unknown_never_falls_through(tmp_path: Path) -> None:
+    put(tmp_path, folder("sglang_generated"), NATIVE)
+    src = Flaky(tmp_path, folder("sglang_generated", "h100"))
+    # The platform folder could not be probed: using the default GT could be the wrong GT.
+    assert locate(src, NATIVE, "h100").status is Presence.UNKNOWN

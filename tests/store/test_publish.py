@@ -1,0 +1,182 @@
+"""Publishing: quality gate, one atomic commit, kill-safety, racing publishers, round trip."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gt_gen import gitutil
+from gt_gen.cases import load_registry
+from gt_gen.errors import QualityGateError
+from gt_gen.naming import key_frame_names
+from gt_gen.store.publish import Provenance, Publisher, branch_for
+from tests.conftest import REPO, pattern_frames, run_cli, write_png
+
+REG = load_registry()
+NATIVE = REG.get("ltx_2_two_stage_t2v")  # 768x512 video case
+
+
+def bare(tmp_path: Path) -> Path:
+    b = tmp_path / "ci-data.git"
+    gitutil.git("init", "-q", "--bare", str(b))
+    return b
+
+
+def head(repo: Path, branch: str = "main") -> str | None:
+    p = gitutil.git("rev-parse", "--verify", "-q", f"refs/heads/{branch}", cwd=repo, check=False)
+    return p.stdout.decode().strip() or None
+
+
+def frames_dir(tmp_path: Path, case, frames: dict[str, np.ndarray], name: str = "src") -> Path:
+    d = tmp_path / name
+    for k, n in key_frame_names(case).items():
+        if k in frames:
+            write_png(d / n, frames[k])
+    return d
+
+
+def natural(h=512, w=768, seed=0) -> dict[str, np.ndarray]:
+    f = pattern_frames(3, h, w, seed)
+    return {"first": f[0], "mid": f[1], "last": f[2]}
+
+
+def publisher(repo: Path, branch="main") -> Publisher:
+    return Publisher(str(repo), branch, "sglang_generated", None, Provenance("refs/heads/main", "abc", "2.11", "u"))
+
+
+def test_branch_policy() -> None:
+    assert branch_for("refs/heads/main", None) == "main"
+    assert branch_for("refs/heads/feature/x", None) == "gt/feature-x"
+    assert branch_for("refs/pull/12/merge", None) == "gt/12-merge"
+    assert branch_for("refs/heads/dev", "custom") == "custom"
+
+
+@pytest.mark.parametrize("defect", ["blank", "noise", "size", "missing"])
+def test_quality_gate_rejects(tmp_path: Path, defect: str) -> None:
+    repo = bare(tmp_path)
+    f = natural()
+    if defect == "blank":
+        f["mid"] = np.full_like(f["mid"], 12)
+    elif defect == "noise":
+        f["last"] = np.random.default_rng(0).integers(0, 256, f["last"].shape, dtype=np.uint8)
+    elif defect == "size":
+        f["first"] = f["first"][:256]
+    else:
+        del f["mid"]
+    with pytest.raises(QualityGateError):
+        publisher(repo).publish(frames_dir(tmp_path, NATIVE, f), [NATIVE])
+    assert head(repo) is None  # nothing written
+
+
+def test_drift_needs_permission_and_check_only_writes_nothing(tmp_path: Path) -> None:
+    repo = bare(tmp_path)
+    first = publisher(repo).publish(frames_dir(tmp_path, NATIVE, natural(seed=0), "a"), [NATIVE])
+    assert head(repo) == first.commit
+    drifted = frames_dir(tmp_path, NATIVE, natural(seed=5), "b")
+    with pytest.raises(QualityGateError, match="drifted"):
+        publisher(repo).publish(drifted, [NATIVE])
+    res = publisher(repo).publish(drifted, [NATIVE], check_only=True, allow_drift=True)
+    assert res.commit is None and head(repo) == first.commit
+    res = publisher(repo).publish(drifted, [NATIVE], allow_drift=True)
+    assert head(repo) == res.commit != first.commit
+    msg = gitutil.out("log", "-1", "--format=%B", "main", cwd=repo)
+    assert "source-sha: abc" in msg and "torch: 2.11" in msg and "run-url: u" in msg
+    tree = gitutil.out("ls-tree", "-r", "--name-only", "main", cwd=repo).splitlines()
+    assert "diffusion-ci/consistency_gt/sglang_generated/case_map.json" in tree
+    assert gitutil.out("rev-list", "--count", "main", cwd=repo) == "2"  # one commit per publish
+
+
+PUBLISH_SCRIPT = """
+import sys
+from pathlib import Path
+from gt_gen.cases import load_registry
+from gt_gen.store.publish import Provenance, Publisher
+reg = load_registry()
+cases = [reg.get(c) for c in sys.argv[3].split(",")]
+Publisher(sys.argv[1], "main", "sglang_generated", None, Provenance("refs/heads/main", sys.argv[4]), attempts=20).publish(Path(sys.argv[2]), cases)
+"""
+
+
+def test_killed_publisher_leaves_old_or_new_commit(tmp_path: Path) -> None:
+    repo = bare(tmp_path)
+    old = publisher(repo).publish(frames_dir(tmp_path, NATIVE, natural(seed=0), "a"), [NATIVE]).commit
+    src = frames_dir(tmp_path, NATIVE, natural(seed=0, h=512, w=768) | {"mid": pattern_frames(3, 512, 768, 0)[2]}, "b")
+    rng = random.Random(1)
+    seen = set()
+    for i in range(12):
+        proc = subprocess.Popen([sys.executable, "-c", PUBLISH_SCRIPT, str(repo), str(src), NATIVE.id, f"kill{i}"],
+                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Alternate early kills (before any push) with late ones (often after it).
+        time.sleep(rng.uniform(0.0, 1.0) if i % 2 == 0 else rng.uniform(1.0, 8.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        now = head(repo)
+        log = gitutil.out("rev-list", "main", cwd=repo).splitlines()
+        assert now == old or (now in log and gitutil.out("rev-parse", f"{now}^", cwd=repo) in log)
+        assert gitutil.git("fsck", "--no-progress", cwd=repo, check=False).returncode == 0
+        seen.add(now == old)
+        old = now
+    assert seen == {True, False}, "the kill points should cover both outcomes"
+    assert gitutil.out("log", "-1", "--format=%B", "main", cwd=repo).startswith("gt-gen: publish")
+
+
+def test_two_racing_publishers_both_land(tmp_path: Path) -> None:
+    repo = bare(tmp_path)
+    a, b = REG.get("ltx_2_two_stage_t2v"), REG.get("ltx_2_3_hq_pipeline")
+    da = frames_dir(tmp_path, a, natural(seed=1), "a")
+    db = frames_dir(tmp_path, b, natural(seed=2), "b")
+    procs = [subprocess.Popen([sys.executable, "-c", PUBLISH_SCRIPT, str(repo), str(d), c.id, c.id],
+                              cwd=REPO, stderr=subprocess.PIPE) for d, c in ((da, a), (db, b))]
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()
+    cmap = json.loads(gitutil.git("show", "main:diffusion-ci/consistency_gt/sglang_generated/case_map.json",
+                                  cwd=repo).stdout)
+    assert set(cmap["cases"]) == {a.id, b.id}
+
+
+def test_tiny_round_trip_generate_publish_fetch_compare(tiny_gt: Path, tmp_path: Path) -> None:
+    repo = bare(tmp_path)
+    token = "ghp_TOPSECRETTOKEN1234567890"
+    env = {"GT_GEN_TOKEN": token, "GITHUB_TOKEN": token}
+    pub = run_cli("publish", "--source", str(tiny_gt), "--target", "official_generated", "--repo", str(repo),
+                  "--source-ref", "refs/heads/main", "--source-sha", "deadbeef",
+                  "--run-url", f"https://x:{token}@example.com/run/1", env=env)
+    assert pub.returncode == 0, pub.stderr
+    commit = head(repo)
+    out = tmp_path / "fetched"
+    fetch = run_cli("fetch", "--group", "tiny", "--source", str(repo), "--ref", commit, "--out", str(out), env=env)
+    assert fetch.returncode == 0, fetch.stderr
+    assert json.loads((out / "fetch.json").read_text())["commit"] == commit
+    cmp_out = tmp_path / "cmp"
+    cmp = run_cli("compare", "--group", "tiny", "--gt", str(repo), "--ref", commit, "--candidate", str(tiny_gt),
+                  "--out", str(cmp_out), "--clip-model", "none", env=env)
+    assert cmp.returncode == 0, cmp.stdout + cmp.stderr
+    assert json.loads((cmp_out / "results.json").read_text())["meta"]["gt_commit"] == commit
+    everything = pub.stdout + pub.stderr + fetch.stdout + fetch.stderr + cmp.stdout + cmp.stderr
+    everything += "".join(p.read_text(errors="replace") for p in cmp_out.rglob("*") if p.suffix in (".json", ".md", ".xml"))
+    everything += gitutil.out("log", "--format=%B", "main", cwd=repo)
+    everything += gitutil.git("show", "main:diffusion-ci/consistency_gt/official_generated/manifest.json", cwd=repo).stdout.decode()
+    assert token not in everything
+
+
+def test_tampered_gt_is_never_compared(tiny_gt: Path, tmp_path: Path) -> None:
+    gt = tmp_path / "gt"
+    shutil.copytree(tiny_gt, gt)
+    name = "tiny_one_stage_t2v_1gpu_frame_mid.png"
+    data = bytearray((gt / name).read_bytes())
+    data[-20] ^= 0xFF
+    (gt / name).write_bytes(bytes(data))
+    proc = run_cli("compare", "--group", "tiny", "--gt", str(gt), "--candidate", str(tiny_gt),
+                   "--out", str(tmp_path / "o"), "--clip-model", "none")
+    assert proc.returncode == 2 and "does not match the manifest" in proc.stderr
+    assert not (tmp_path / "o").exists()
