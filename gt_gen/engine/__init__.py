@@ -1,0 +1,1 @@
+"""The engine side: asking a running inference server (sglang) for candidate outputs."""
