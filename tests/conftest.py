@@ -101,3 +101,12 @@ def cases_dir(tmp_path: Path) -> Path:
     dst = tmp_path / "cases"
     shutil.copytree(REPO / "cases", dst)
     return dst
+
+
+@pytest.fixture(scope="session")
+def tiny_controls(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Negative and noise-floor controls of the tiny group (official pipelines)."""
+    out = tmp_path_factory.mktemp("tiny-controls")
+    proc = run_cli("controls", "--group", "tiny", "--out", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out

@@ -49,6 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--require-clip", action="store_true",
                    help="an unavailable CLIP model makes cases error instead of 'not evaluated'")
     p.add_argument("--history", default=None, help="record this run in a SQLite history DB")
+    p.add_argument("--no-save-frames", dest="save_frames", action="store_false",
+                   help="do not write frames/<case>.png (GT | candidate | diff) for the HTML report")
     p.add_argument("--engine-ref", default=os.environ.get("GITHUB_SHA", ""))
     p.set_defaults(func=run)
 
@@ -100,11 +102,13 @@ def run(args: argparse.Namespace) -> int:
             else:
                 res.message = (res.message + "; " if res.message else "") + \
                     "whole-video curves skipped: GT has no mp4"
-        if res.status != "passed" and res.frames:
-            name = f"{case.id}_diff.png"
-            images[name] = sidebyside.encode_png(sidebyside.compose(
-                [(gt[f.frame], cand[f.frame]) for f in res.frames]))
-            res.diff_image = name
+        if res.frames and (res.status != "passed" or args.save_frames):
+            png = sidebyside.encode_png(sidebyside.compose([(gt[f.frame], cand[f.frame]) for f in res.frames]))
+            if res.status != "passed":
+                images[f"{case.id}_diff.png"] = png
+                res.diff_image = f"{case.id}_diff.png"
+            if args.save_frames:
+                images[f"frames/{case.id}.png"] = png
         results.append(res)
 
     meta = {"tool": "gt-gen", "version": __version__,

@@ -69,7 +69,8 @@ class GroupRun:
     def __init__(self, cases: list[Case], out_dir: Path, *, device: str = "cpu",
                  profile: str = "auto", weights_dir: Path | None = None,
                  allow_unpinned: bool = False, reuse: str = "models",
-                 progress: Progress | None = None, run_url: str = "") -> None:
+                 progress: Progress | None = None, run_url: str = "",
+                 runner: OfficialRunner | None = None) -> None:
         if profile not in ("auto", "tiny", "full"):
             raise UsageError(f"unknown profile {profile!r}; use tiny, full or auto")
         self.cases, self.out_dir = cases, out_dir
@@ -78,7 +79,7 @@ class GroupRun:
             raise UsageError("--device cuda but no CUDA GPU is visible; use --device cpu")
         self.profile, self.weights_dir = profile, weights_dir
         self.allow_unpinned = allow_unpinned
-        self.runner = OfficialRunner(self.device, reuse)
+        self.runner = runner or OfficialRunner(self.device, reuse)
         self.progress = progress or Progress()
         self.manifest: dict[str, Any] = {
             "schema_version": MANIFEST_SCHEMA, "kind": "gt-gen-generate",

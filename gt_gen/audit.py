@@ -1,0 +1,217 @@
+"""Threshold audit: is every gate able to fail, and will any of them flake?
+
+Findings per case and metric (severity error > warning > info):
+
+* coverage: cases on defaults, threshold entries with no case, cases never measured;
+* headroom: the worst value over the last N recorded runs against the gate, with the spread;
+* can it fail: a gate that the *negative control* (same request, other seed or prompt) passes
+  cannot catch a real regression -> error;
+* will it flake: a gate that the *noise floor* (the same request again) fails, or passes by
+  less than :data:`FLAKE_MARGIN`, will fail an unchanged engine -> warning. One device's
+  noise floor understates cross-device noise, hence the margin;
+* suggestions from a stated rule (:func:`suggest`), never looser than the negative control.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gt_gen.cases import Case
+from gt_gen.errors import ConfigError, UsageError
+from gt_gen.thresholds import HIGHER_IS_BETTER, METRICS, Thresholds
+
+SEVERITY = {"error": 3, "warning": 2, "info": 1}
+FLAKE_MARGIN = {"ssim": 0.005, "psnr": 1.0, "mean_abs_diff": 0.5, "clip": 0.005}
+SEPARATION = {"ssim": 0.005, "psnr": 0.5, "mean_abs_diff": 0.5, "clip": 0.005}
+RULE = ("suggested = SSIM worst-0.04 capped at 0.95; PSNR worst-3 dB capped at 30; MAD worst+3 "
+        "with a floor of 4; CLIP worst-0.02 capped at 0.98; 'worst' over recorded runs and noise "
+        "floors; never looser than the negative control")
+
+
+@dataclass
+class Finding:
+    case_id: str
+    kind: str
+    severity: str
+    message: str
+    metric: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Audit:
+    findings: list[Finding]
+    suggestions: dict[str, dict[str, float]]
+    meta: dict[str, Any]
+
+    def worst_severity(self) -> str | None:
+        if not self.findings:
+            return None
+        return max(self.findings, key=lambda f: SEVERITY[f.severity]).severity
+
+
+def _num(x: Any) -> float | None:
+    if x is None:
+        return None
+    return float(x) if not isinstance(x, str) else float(x)
+
+
+def _worst(values: list[float], metric: str) -> float:
+    return min(values) if HIGHER_IS_BETTER[metric] else max(values)
+
+
+def suggest(metric: str, worst: float) -> float:
+    """The stated rule, before the negative-control bound."""
+    if metric == "ssim":
+        return min(worst - 0.04, 0.95)
+    if metric == "psnr":
+        return min(worst - 3.0, 30.0)
+    if metric == "mean_abs_diff":
+        return max(worst + 3.0, 4.0)
+    return min(worst - 0.02, 0.98)
+
+
+def load_controls(path: Path) -> dict[str, Any]:
+    f = path / "controls.json" if path.is_dir() else path
+    try:
+        data = json.loads(f.read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError("controls.json not found; run `gt-gen controls` first", path=f) from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"malformed controls JSON: {exc}", path=f) from exc
+    return data
+
+
+def run_audit(cases: list[Case], thresholds: Thresholds, *, controls: dict[str, Any] | None = None,
+              history_db: str | None = None, last: int = 20, platform: str | None = None,
+              known_ids: set[str] | None = None) -> Audit:
+    """Audit ``cases``; ``known_ids`` (every case of the registry) decides stale entries."""
+    from gt_gen import history
+
+    findings: list[Finding] = []
+    suggestions: dict[str, dict[str, float]] = {}
+    ids = {c.id for c in cases}
+    measured = history.measured_cases(history_db) if history_db else set()
+    ctl_cases = (controls or {}).get("cases", {})
+    floors = (controls or {}).get("noise_floors", ["noise_floor"])
+    for tid in sorted(thresholds.case_ids() - (known_ids if known_ids is not None else ids)):
+        findings.append(Finding(tid, "coverage", "warning",
+                                "threshold entry with no case in the registry (stale, or a typo)"))
+    for case in cases:
+        gates = thresholds.gates(case.id, case.modality)
+        if not thresholds.has_case_entry(case.id):
+            findings.append(Finding(case.id, "coverage", "info", "case is gated by the defaults"))
+        if case.id not in measured and case.id not in ctl_cases:
+            findings.append(Finding(case.id, "coverage", "info",
+                                    "never measured (no history, no controls)"))
+            continue
+        ctl = ctl_cases.get(case.id, {})
+        case_suggest: dict[str, float] = {}
+        for m in METRICS:
+            gate = gates[m]
+            obs = history.observations(history_db, case.id, m, last=last, platform=platform) if history_db else []
+            if obs:
+                w = _worst(obs, m)
+                spread = max(obs) - min(obs) if all(map(math.isfinite, obs)) else math.inf
+                sev = "warning" if not gate.passes(w) else "info"
+                findings.append(Finding(case.id, "headroom", sev,
+                                        f"worst of last {len(obs)} run(s) {w:.4g} vs gate {gate.value:g} "
+                                        f"(spread {spread:.3g})" + (" — the gate failed in recorded runs" if sev == "warning" else ""),
+                                        m, {"worst": w, "spread": spread, "runs": len(obs), "gate": gate.value}))
+            negs = [_num((ctl.get(n) or {}).get(m)) for n in ("negative_seed", "negative_prompt")]
+            negs = [v for v in negs if v is not None]
+            neg = (max(negs) if HIGHER_IS_BETTER[m] else min(negs)) if negs else None  # most similar
+            if neg is not None and gate.passes(neg):
+                findings.append(Finding(case.id, "can_fail", "error",
+                                        f"gate {gate.value:g} passes the negative control ({neg:.4g}): "
+                                        "this gate cannot catch a wrong seed or prompt", m,
+                                        {"negative": neg, "gate": gate.value}))
+            fl = [_num((ctl.get(n) or {}).get(m)) for n in floors]
+            fl = [v for v in fl if v is not None]
+            floor = _worst(fl, m) if fl else None
+            if floor is not None:
+                margin = FLAKE_MARGIN[m]
+                stressed = floor - margin if HIGHER_IS_BETTER[m] else floor + margin
+                if not gate.passes(floor) or not gate.passes(stressed):
+                    findings.append(Finding(case.id, "flake", "warning",
+                                            f"gate {gate.value:g} is within {margin:g} of (or beyond) the "
+                                            f"noise floor {floor:.4g}: an unchanged engine will fail it", m,
+                                            {"noise_floor": floor, "gate": gate.value}))
+            basis = obs + fl
+            if basis:
+                s = suggest(m, _worst(basis, m))
+                if neg is not None:
+                    bound = neg + SEPARATION[m] if HIGHER_IS_BETTER[m] else neg - SEPARATION[m]
+                    s = max(s, bound) if HIGHER_IS_BETTER[m] else min(s, bound)
+                    if floor is not None and not (s <= floor if HIGHER_IS_BETTER[m] else s >= floor):
+                        findings.append(Finding(case.id, "suggestion", "error",
+                                                f"no threshold separates the noise floor ({floor:.4g}) "
+                                                f"from the negative control ({neg:.4g})", m))
+                case_suggest[m] = round(s, 4)
+        if case_suggest:
+            suggestions[case.id] = case_suggest
+    meta = {"rule": RULE, "flake_margin": FLAKE_MARGIN, "platform": platform, "history": history_db,
+            "last_runs": last, "controls": bool(controls)}
+    return Audit(findings, suggestions, meta)
+
+
+def proposal(thresholds: Thresholds, audit: Audit) -> dict[str, Any]:
+    """A thresholds file (sglang format) with the suggested entries; the live file is untouched."""
+    data: dict[str, Any] = {"_comment": f"PROPOSAL written by gt-gen audit; review before use. {RULE}",
+                            "schema_version": 1}
+    data |= dict(thresholds.base.defaults) | dict(thresholds.base.audio_defaults)
+    cases = {cid: {f"{m}_threshold": v for m, v in entry.items()} for cid, entry in thresholds.base.cases.items()}
+    for cid, sug in audit.suggestions.items():
+        cases[cid] = cases.get(cid, {}) | {f"{m}_threshold": v for m, v in sug.items()}
+    data["cases"] = dict(sorted(cases.items()))
+    return data
+
+
+def check_proposal_path(target: Path, live: list[Path]) -> None:
+    if any(target.resolve() == p.resolve() for p in live if p.exists()):
+        raise UsageError(f"--write-proposal {target} is a live thresholds file; write the proposal "
+                         "elsewhere and review it")
+
+
+def to_json(audit: Audit) -> dict[str, Any]:
+    from gt_gen.results import encode_number
+
+    def enc(o: Any) -> Any:
+        if isinstance(o, float):
+            return encode_number(o)
+        if isinstance(o, dict):
+            return {k: enc(v) for k, v in o.items()}
+        if isinstance(o, list):
+            return [enc(v) for v in o]
+        return o
+    return enc({"schema_version": 1, "meta": audit.meta, "worst_severity": audit.worst_severity(),
+                "findings": [asdict(f) for f in audit.findings], "suggestions": audit.suggestions})
+
+
+def markdown(audit: Audit) -> str:
+    icon = {"error": "❌ error", "warning": "⚠️ warning", "info": "ℹ️ info"}
+    lines = ["## gt-gen threshold audit", "",
+             f"{sum(f.severity == 'error' for f in audit.findings)} error(s), "
+             f"{sum(f.severity == 'warning' for f in audit.findings)} warning(s), "
+             f"{sum(f.severity == 'info' for f in audit.findings)} info", "",
+             "| case | metric | kind | severity | finding |", "|---|---|---|---|---|"]
+    for f in sorted(audit.findings, key=lambda f: (-SEVERITY[f.severity], f.case_id, f.metric or "")):
+        lines.append(f"| `{f.case_id}` | {f.metric or '–'} | {f.kind} | {icon[f.severity]} | {f.message} |")
+    if audit.suggestions:
+        lines += ["", "### Suggested thresholds", "", f"Rule: {RULE}.", "",
+                  "| case | " + " | ".join(METRICS) + " |", "|---|" + "---|" * len(METRICS)]
+        for cid, s in sorted(audit.suggestions.items()):
+            lines.append(f"| `{cid}` | " + " | ".join(f"{s[m]:g}" if m in s else "–" for m in METRICS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def table(audit: Audit) -> str:
+    rows = [("severity", "case", "metric", "kind", "finding")]
+    rows += [(f.severity, f.case_id, f.metric or "-", f.kind, f.message)
+             for f in sorted(audit.findings, key=lambda f: (-SEVERITY[f.severity], f.case_id))]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(r[:4], widths)) + "  " + r[4] for r in rows) + "\n"
