@@ -36,6 +36,7 @@ class CompareOptions:
     frames: str = "key"  # "key": key frames; "all": also every frame's curves
     gate_frames: str = "key"  # which frames the verdict uses
     require_clip: bool = False
+    colour_matrix: str = "bt601"
     integrity: dict[str, str] = field(default_factory=dict)
 
 
@@ -159,11 +160,12 @@ def evaluate_case(case: Case, gt: dict[str, np.ndarray], cand: dict[str, np.ndar
 
 
 def all_frame_curves(gt_video: Path, cand_video: Path, opts: CompareOptions) -> dict[str, list[float | None]]:
-    """Per-frame metric curves of two whole videos (the whole-video mode)."""
-    from gt_gen.results import encode_number  # noqa: F401  (values stay floats here)
+    """Per-frame metric curves of two whole videos, both decoded by one decoder (PyAV) with
+    the colour matrix ``opts.colour_matrix`` set explicitly."""
+    from gt_gen.video_decode import decode_all
 
-    g = fr.read_all_frames(gt_video)
-    c = fr.read_all_frames(cand_video)
+    g, _ = decode_all(gt_video, opts.colour_matrix)
+    c, _ = decode_all(cand_video, opts.colour_matrix)
     if len(g) != len(c):
         from gt_gen.errors import InputFileError
 

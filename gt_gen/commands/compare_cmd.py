@@ -24,6 +24,7 @@ from gt_gen.redact import redact
 from gt_gen.reports import annotations, junit, markdown, sidebyside
 from gt_gen.results import CaseResult, Results, write_results
 from gt_gen.store.source import LocalDirSource
+from gt_gen.video_decode import describe
 from gt_gen.thresholds import load_thresholds
 
 
@@ -42,7 +43,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="device for the fast metrics and CLIP")
     p.add_argument("--frames", choices=("key", "all"), default="key",
                    help="'all' also computes every frame's curves (needs both mp4s)")
-    p.add_argument("--gate-frames", choices=("key", "all"), default="key")
+    p.add_argument("--gate-frames", choices=("key", "all"), default="key",
+                   help="which frames the verdict uses (key frames by default, as sglang)")
+    p.add_argument("--colour-matrix", choices=("auto", "bt601", "bt709"), default="bt601",
+                   help="YUV->RGB matrix of the whole-video decoder (both sides)")
     p.add_argument("--clip-model", default=os.environ.get("GT_GEN_CLIP_MODEL", DEFAULT_CLIP_MODEL),
                    help="CLIP model id or local dir; 'none' disables the CLIP gate")
     p.add_argument("--clip-revision", default=DEFAULT_CLIP_REVISION)
@@ -71,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     verify = Verifier(source)
     opts = CompareOptions(platform=args.platform, metrics_backend=args.metrics_backend,
                           device=args.device, frames=args.frames, gate_frames=args.gate_frames,
-                          require_clip=args.require_clip)
+                          require_clip=args.require_clip, colour_matrix=args.colour_matrix)
     candidate = Path(args.candidate)
     if not candidate.exists():
         from gt_gen.errors import MissingFileError
@@ -117,7 +121,9 @@ def run(args: argparse.Namespace) -> int:
             "thresholds": str(args.thresholds or "thresholds/consistency_threshold.json"),
             "platform": args.platform, "metrics_backend": args.metrics_backend,
             "frames": args.frames, "gate_frames": args.gate_frames,
-            "decoder": {"name": "opencv", "version": _cv_version(), "colour": "decoder default (as sglang)"},
+            "decoder": {"key_frames": {"name": "opencv", "version": _cv_version(),
+                                       "colour_matrix": "decoder default (as sglang reads key frames)"},
+                        **({"all_frames": describe(args.colour_matrix)} if args.frames == "all" else {})},
             "engine_ref": args.engine_ref, "python": pyplatform.python_version(),
             "command": redact(" ".join(sys.argv))}
     res_all = Results(cases=results, meta=meta)

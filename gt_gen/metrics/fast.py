@@ -1,4 +1,4 @@
-"""Fast, exact SSIM / PSNR / MAD batched over frames, in torch on CPU or CUDA.
+"""Fast, exact SSIM / PSNR / MAD batched over frames: a C kernel on CPU, torch on CUDA.
 
 Why it equals scikit-image: skimage filters with a 7x7 uniform window and then crops a
 3-pixel border, so every SSIM value it averages comes from a window lying wholly inside the
@@ -62,14 +62,50 @@ def to_tensor(frames: np.ndarray, device: str | torch.device = "cpu") -> torch.T
     """``[N, H, W, C]`` uint8 numpy -> ``[N, C, H, W]`` uint8 tensor on ``device``."""
     t = torch.from_numpy(np.ascontiguousarray(frames))
     if str(device).startswith("cuda"):
-        t = t.pin_memory().to(device, non_blocking=True)
+        # Pinned buffers (e.g. decoded straight into pinned memory) copy asynchronously;
+        # pinning a pageable buffer here would cost a host copy, so pageable goes as is.
+        t = t.to(device, non_blocking=t.is_pinned())
     return t.permute(0, 3, 1, 2)
+
+
+try:  # the C kernel (setup.py builds it when a compiler is there)
+    from gt_gen.metrics import _fastssim as _native
+except ImportError:  # pragma: no cover - depends on the install
+    _native = None
+
+
+def native_available() -> bool:
+    return _native is not None
+
+
+def _native_metrics(gts: np.ndarray, cands: np.ndarray) -> list[dict[str, float]]:
+    out = []
+    for g, c in zip(gts, cands):
+        g, c = np.ascontiguousarray(g), np.ascontiguousarray(c)
+        h, w, ch = g.shape
+        s, sq, ab = _native.metrics(g, c, h, w, ch, 255.0)
+        n = g.size
+        mse = sq / n
+        out.append({"ssim": s, "psnr": math.inf if sq == 0 else 10.0 * math.log10(255.0**2 / mse),
+                    "mean_abs_diff": ab / n})
+    return out
 
 
 @torch.inference_mode()
 def batch_metrics(gts: np.ndarray, cands: np.ndarray, *, device: str = "cpu",
-                  chunk: int = 8) -> list[dict[str, float]]:
-    """SSIM, PSNR and MAD of every frame pair of two ``[N, H, W, 3]`` uint8 stacks."""
+                  chunk: int = 8, engine: str = "auto") -> list[dict[str, float]]:
+    """SSIM, PSNR and MAD of every frame pair of two ``[N, H, W, 3]`` uint8 stacks.
+
+    ``engine``: ``native`` (the C kernel, CPU), ``torch`` (CPU or CUDA), or ``auto``: the C
+    kernel on CPU when it was built, torch otherwise.
+    """
+    if engine == "native" or (engine == "auto" and not str(device).startswith("cuda") and _native is not None):
+        if _native is None:
+            raise RuntimeError("the C kernel of the fast metrics is not built")
+        if gts.shape[1] < WIN or gts.shape[2] < WIN:
+            raise ValueError(f"SSIM needs frames of at least {WIN}x{WIN} pixels, got "
+                             f"{gts.shape[2]}x{gts.shape[1]}")
+        return _native_metrics(gts, cands)
     out: list[dict[str, float]] = []
     for start in range(0, len(gts), chunk):
         g = to_tensor(gts[start:start + chunk], device)
@@ -80,11 +116,12 @@ def batch_metrics(gts: np.ndarray, cands: np.ndarray, *, device: str = "cpu",
 
 def _metrics_of(g: torch.Tensor, c: torch.Tensor) -> list[dict[str, float]]:
     ssim = ssim_batch(g, c)
-    diff = g.to(torch.float64) - c.to(torch.float64)
-    mse = (diff * diff).mean(dim=(1, 2, 3))
-    mad = diff.abs().mean(dim=(1, 2, 3))
+    d = g.to(torch.int32) - c.to(torch.int32)
+    sq = (d * d).sum(dim=(1, 2, 3), dtype=torch.int64)  # exact integer sums
+    ab = d.abs().sum(dim=(1, 2, 3), dtype=torch.int64)
+    n = d[0].numel()
     rows = []
-    for s, m, a in zip(ssim.tolist(), mse.tolist(), mad.tolist()):
-        psnr = math.inf if m == 0.0 else 10.0 * math.log10(255.0**2 / m)
-        rows.append({"ssim": s, "psnr": psnr, "mean_abs_diff": a})
+    for s, q, a in zip(ssim.tolist(), sq.tolist(), ab.tolist()):
+        psnr = math.inf if q == 0 else 10.0 * math.log10(255.0**2 * n / q)
+        rows.append({"ssim": s, "psnr": psnr, "mean_abs_diff": a / n})
     return rows

@@ -67,3 +67,24 @@ def test_shape_mismatch_is_an_error() -> None:
 def test_too_small_for_ssim() -> None:
     with pytest.raises(ValueError, match="at least 7x7"):
         fast.batch_metrics(np.zeros((1, 6, 9, 3), np.uint8), np.zeros((1, 6, 9, 3), np.uint8))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frame_pairs())
+def test_torch_engine_equals_skimage(p) -> None:
+    a, b = p
+    [f] = fast.batch_metrics(a[None], b[None], engine="torch")
+    assert abs(f["ssim"] - reference.ssim(a, b)) <= 1e-6
+
+
+def test_native_kernel_is_built_here() -> None:
+    # setup.py builds it optionally; CI has a compiler, so a missing kernel is a build bug there.
+    import os
+
+    if not fast.native_available() and not os.environ.get("CI"):
+        pytest.skip("C kernel not built (no compiler)")
+    assert fast.native_available()
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 256, (123, 77, 3), dtype=np.uint8)
+    b = rng.integers(0, 256, (123, 77, 3), dtype=np.uint8)
+    assert abs(fast.batch_metrics(a[None], b[None], engine="native")[0]["ssim"] - reference.ssim(a, b)) <= 1e-12
