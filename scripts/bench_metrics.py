@@ -91,6 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:  # e.g. on a GPU box without it: absolute figures only
         have_skimage = False
     report["skimage"] = have_skimage
+    if cuda:
+        from gt_gen.metrics import cuda_ssim
+
+        t0 = time.perf_counter()
+        report["cuda_kernel"] = cuda_ssim.load() is not None
+        report["cuda_kernel_build_or_load_s"] = time.perf_counter() - t0
+        report["cuda_kernel_error"] = cuda_ssim.error()
     for h, w in ((512, 768), (1024, 1536)):
         g, c = frames(2, h, w, 0)[0], frames(2, h, w, 1)[1]
         fast.batch_metrics(g[None], c[None], device=dev)  # warm-up (CUDA context, kernels)
