@@ -18,6 +18,7 @@ from gt_gen.atomic import write_bytes, write_text
 from gt_gen.commands.common import add_selection, select
 from gt_gen.compare import (CompareOptions, all_frame_curves, evaluate_case, find_candidate,
                             gate_all_frames, load_candidate_frames, load_gt_frames)
+from gt_gen.metrics.fast import engine_name
 from gt_gen.metrics.clip import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_REVISION, ClipScorer
 from gt_gen.naming import video_name
 from gt_gen.redact import redact
@@ -120,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
             "gt_source": redact(source.description), "gt_commit": source.commit,
             "thresholds": str(args.thresholds or "thresholds/consistency_threshold.json"),
             "platform": args.platform, "metrics_backend": args.metrics_backend,
+            "metrics_engine": "scikit-image" if args.metrics_backend == "reference" else engine_name(args.device),
             "frames": args.frames, "gate_frames": args.gate_frames,
             "decoder": {"key_frames": {"name": "opencv", "version": _cv_version(),
                                        "colour_matrix": "decoder default (as sglang reads key frames)"},

@@ -78,6 +78,15 @@ def native_available() -> bool:
     return _native is not None
 
 
+def engine_name(device: str = "cpu") -> str:
+    """Which implementation ``auto`` uses on ``device`` (recorded in results.json)."""
+    if str(device).startswith("cuda"):
+        from gt_gen.metrics import cuda_ssim
+
+        return "cuda-kernel" if cuda_ssim.load() is not None else "torch-cuda"
+    return "c-kernel" if _native is not None else "torch-cpu"
+
+
 def _native_metrics(gts: np.ndarray, cands: np.ndarray) -> list[dict[str, float]]:
     out = []
     for g, c in zip(gts, cands):

@@ -191,3 +191,22 @@ def test_clip_gate_with_tiny_model(setup, tiny_clip_dir) -> None:
     vid = next(c for c in json.loads((out / "results.json").read_text())["cases"] if c["case_id"] == "vid")
     assert vid["clip"]["available"] and math.isclose(vid["worst"]["clip"], 1.0, abs_tol=1e-3)
     assert vid["frames"][0]["passed"]["clip"] is True
+
+
+def test_whole_video_gate_catches_a_mid_video_regression(setup) -> None:
+    import shutil
+
+    shutil.copy(setup["tmp"] / "gtsrc" / "vid_1gpu.mp4", setup["gt"] / "vid_1gpu.mp4")
+    src = pattern_frames(25)
+    broken = src.copy()
+    broken[5:8] = 255 - broken[5:8]  # frames 5-7: no key frame (0, 12, 24) sees it
+    cand = setup["tmp"] / "midbad"
+    write_mp4(cand / "vid_1gpu.mp4", broken)
+    keys_only = compare(setup, cand, setup["tmp"] / "o1", "--case", "vid", "--frames", "all")
+    assert keys_only.returncode == 0, keys_only.stdout  # sglang parity: key frames only
+    res = json.loads((setup["tmp"] / "o1" / "results.json").read_text())
+    curve = res["cases"][0]["curves"]["ssim"]
+    assert min(curve[5:8]) < 0.5 < min(curve[:5])
+    assert res["meta"]["decoder"]["all_frames"]["colour_matrix"] == "bt601"
+    gated = compare(setup, cand, setup["tmp"] / "o2", "--case", "vid", "--frames", "all", "--gate-frames", "all")
+    assert gated.returncode == 1 and "whole-video gate failed" in gated.stdout

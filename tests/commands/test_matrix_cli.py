@@ -1,0 +1,40 @@
+"""``gt-gen cases matrix``: one entry per case, or packed shards per runner label."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gt_gen.cases import load_registry
+from gt_gen.commands.matrix_cmd import pack
+from tests.conftest import run_cli
+
+
+def test_one_entry_per_case_to_github_output(tmp_path: Path) -> None:
+    out = tmp_path / "gh_output"
+    proc = run_cli("cases", "matrix", "--group", "ltx", env={"GITHUB_OUTPUT": str(out)})
+    assert proc.returncode == 0, proc.stderr
+    line = out.read_text().strip()
+    assert line.startswith("matrix=")
+    inc = json.loads(line[len("matrix="):])["include"]
+    assert len(inc) == 5 and {e["runner"] for e in inc} == {"1-gpu-h100", "2-gpu-h100"}
+
+
+def test_shards_are_packed_longest_first_per_runner() -> None:
+    cases = load_registry().select(group="ltx")
+    shards = pack(cases, 3)
+    assert len(shards) == 3
+    assert sorted(c for s in shards for c in s["cases"].split()) == sorted(c.id for c in cases)
+    for s in shards:  # never mixes runner labels
+        ids = s["cases"].split()
+        assert len({load_registry().get(i).runner for i in ids}) == 1
+    one_gpu = [s for s in shards if s["runner"] == "1-gpu-h100"]
+    # 1-gpu work: 20 + 12 + 10 minutes on two shards -> {20} and {12, 10}
+    assert sorted(s["estimated_minutes"] for s in one_gpu) == [20, 22]
+
+
+def test_errors() -> None:
+    assert run_cli("cases", "matrix", "--group", "ltx", "--case", "nope").returncode == 2
+    assert run_cli("cases", "matrix", "--group", "nope").returncode == 2
+    proc = run_cli("cases", "matrix", "--group", "ltx", "--max-jobs", "1")
+    assert proc.returncode == 2 and "runner labels" in proc.stderr
