@@ -178,17 +178,9 @@ def check_proposal_path(target: Path, live: list[Path]) -> None:
 
 
 def to_json(audit: Audit) -> dict[str, Any]:
-    from gt_gen.results import encode_number
+    from gt_gen.results import encode_tree
 
-    def enc(o: Any) -> Any:
-        if isinstance(o, float):
-            return encode_number(o)
-        if isinstance(o, dict):
-            return {k: enc(v) for k, v in o.items()}
-        if isinstance(o, list):
-            return [enc(v) for v in o]
-        return o
-    return enc({"schema_version": 1, "meta": audit.meta, "worst_severity": audit.worst_severity(),
+    return encode_tree({"schema_version": 1, "meta": audit.meta, "worst_severity": audit.worst_severity(),
                 "findings": [asdict(f) for f in audit.findings], "suggestions": audit.suggestions})
 
 

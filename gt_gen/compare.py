@@ -8,7 +8,6 @@ unavailable CLIP model leaves the CLIP gate *not evaluated* (``None``), never pa
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from gt_gen.cases import Case
 from gt_gen.errors import MissingFileError, UsageError
 from gt_gen.metrics import compute_pair_metrics
 from gt_gen.metrics.clip import ClipScorer
-from gt_gen.naming import image_names, key_frame_names, stem, video_name
+from gt_gen.naming import image_names, key_frame_names, video_name
 from gt_gen.results import CaseResult, FrameResult
 from gt_gen.store.lookup import locate
 from gt_gen.store.source import GtSource, Presence
@@ -40,16 +39,6 @@ class CompareOptions:
     integrity: dict[str, str] = field(default_factory=dict)
 
 
-def _decode_png(data: bytes, where: str) -> np.ndarray:
-    import tempfile
-
-    with tempfile.NamedTemporaryFile(suffix=Path(where).suffix or ".png") as tmp:
-        tmp.write(data)
-        tmp.flush()
-        img = fr.read_image(tmp.name)
-    return img
-
-
 def load_gt_frames(source: GtSource, case: Case, platform: str | None,
                    verify=None) -> tuple[CaseResult | None, dict[str, np.ndarray], str | None, dict[str, str]]:
     """GT key frames of ``case`` (or a CaseResult explaining why there are none)."""
@@ -67,12 +56,7 @@ def load_gt_frames(source: GtSource, case: Case, platform: str | None,
         data = source.read_bytes(rel)
         if verify is not None:
             verify(rel, data)
-        try:
-            out[key] = _decode_png(data, rel)
-        except Exception as exc:
-            from gt_gen.errors import InputFileError
-
-            raise InputFileError(f"GT file {rel} cannot be decoded: {exc}", path=rel) from exc
+        out[key] = fr.decode_image(data, rel)
     return None, out, found.folder, dict(found.files)
 
 
@@ -189,9 +173,3 @@ def gate_all_frames(res: CaseResult, thresholds: Thresholds, case: Case) -> None
         res.message = "whole-video gate failed: " + ", ".join(bad)
 
 
-def is_finite(x: float | None) -> bool:
-    return x is not None and math.isfinite(x)
-
-
-__all__ = ["CompareOptions", "evaluate_case", "find_candidate", "load_candidate_frames",
-           "load_gt_frames", "all_frame_curves", "gate_all_frames", "stem", "is_finite"]

@@ -28,6 +28,7 @@ from gt_gen.generate.runner import GroupRun
 from gt_gen.metrics import compute_pair_metrics
 from gt_gen.metrics.clip import ClipScorer
 from gt_gen.naming import key_frame_names
+from gt_gen.results import encode_tree
 from gt_gen.thresholds import HIGHER_IS_BETTER, METRICS
 
 SCHEMA_VERSION = 1
@@ -96,17 +97,5 @@ def run_controls(cases: list[Case], out: Path, *, device: str = "cpu", second_de
             other = _frames(out / name, case)
             entry[name] = score(ref, other, clip) if ref is not None and other is not None else None
         result["cases"][case.id] = entry
-    write_json(out / "controls.json", _finite(result))
+    write_json(out / "controls.json", encode_tree(result))
     return result
-
-
-def _finite(obj: Any) -> Any:
-    from gt_gen.results import encode_number
-
-    if isinstance(obj, float):
-        return encode_number(obj)
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj

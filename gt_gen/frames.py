@@ -51,11 +51,15 @@ def read_image(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise MissingFileError("image not found", path=path)
-    data = np.fromfile(str(path), dtype=np.uint8)
-    if data.size == 0:
-        raise InputFileError("image file is empty; regenerate it", path=path)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-    return _to_rgb(img, path)
+    return decode_image(path.read_bytes(), path)
+
+
+def decode_image(data: bytes, where: str | Path) -> np.ndarray:
+    """An RGB uint8 HxWx3 array from encoded image bytes (``where`` names them in errors)."""
+    if not data:
+        raise InputFileError("image file is empty; regenerate it", path=where)
+    img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    return _to_rgb(img, Path(where))
 
 
 def _open_video(path: Path) -> tuple[cv2.VideoCapture, int]:

@@ -86,19 +86,20 @@ class Results:
         return bool(self.cases) and all(c.ok for c in self.cases)
 
 
-def _encode(obj: Any) -> Any:
+def encode_tree(obj: Any) -> Any:
+    """``obj`` with every non-finite float replaced by its explicit string (strict JSON)."""
     if isinstance(obj, float):
         return encode_number(obj)
     if isinstance(obj, dict):
-        return {k: _encode(v) for k, v in obj.items()}
+        return {k: encode_tree(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_encode(v) for v in obj]
+        return [encode_tree(v) for v in obj]
     return obj
 
 
 def to_json_obj(results: Results) -> dict[str, Any]:
-    return {"schema_version": SCHEMA_VERSION, "meta": _encode(results.meta),
-            "summary": results.summary(), "cases": [_encode(asdict(c)) for c in results.cases]}
+    return {"schema_version": SCHEMA_VERSION, "meta": encode_tree(results.meta),
+            "summary": results.summary(), "cases": [encode_tree(asdict(c)) for c in results.cases]}
 
 
 def write_results(results: Results, path: str | Path) -> Path:

@@ -92,6 +92,7 @@ def test_history_headroom_and_coverage(tmp_path: Path, tiny_gt: Path, tiny_contr
     imp = run_cli("history", "import", "--db", str(db), str(out / "results.json"), str(out / "results.json"))
     assert imp.returncode == 0 and "imported 1 new run(s)" in imp.stdout
     proc = run_cli("audit", "--history", str(db), "--group", "all", "--out", str(tmp_path / "a"), "--fail-on", "never")
+    assert proc.returncode == 0, proc.stderr
     data = json.loads((tmp_path / "a" / "audit.json").read_text())
     kinds = {(f["case_id"], f["kind"]) for f in data["findings"]}
     assert ("tiny_one_stage_t2v", "headroom") in kinds

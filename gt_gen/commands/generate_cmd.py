@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from gt_gen.commands.common import add_selection, select
-from gt_gen.generate.runner import _env_run_url, run_group
+from gt_gen.generate.runner import env_run_url, run_group
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,4 +34,4 @@ def run(args: argparse.Namespace) -> int:
     return run_group(cases, Path(args.out), device=args.device, profile=args.profile,
                      weights_dir=Path(args.weights_dir) if args.weights_dir else None,
                      allow_unpinned=args.allow_unpinned, reuse=args.reuse,
-                     progress=Progress(quiet=args.quiet), run_url=_env_run_url())
+                     progress=Progress(quiet=args.quiet), run_url=env_run_url())

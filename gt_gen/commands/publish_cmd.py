@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from gt_gen.generate.runner import _env_run_url
+    from gt_gen.generate.runner import env_run_url
     from gt_gen.redact import redact
 
     reg = load_registry(args.cases_dir)
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         cases = [reg.get(i) for i in ids]
     branch = branch_for(args.source_ref, args.branch)
     prov = Provenance(source_ref=args.source_ref, source_sha=args.source_sha,
-                      torch=torch.__version__, run_url=redact(args.run_url or _env_run_url()))
+                      torch=torch.__version__, run_url=redact(args.run_url or env_run_url()))
     pub = Publisher(args.repo, branch, args.target, args.platform, prov, attempts=args.attempts)
     res = pub.publish(source, cases, check_only=args.check_only, allow_drift=args.allow_drift)
     for r in res.reports:

@@ -173,6 +173,6 @@ def run_group(cases: list[Case], out_dir: str | Path, **kwargs: Any) -> int:
     return GroupRun(cases, Path(out_dir), **kwargs).run()
 
 
-def _env_run_url() -> str:
+def env_run_url() -> str:
     s, r, i = (os.environ.get(k, "") for k in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
     return f"{s}/{r}/actions/runs/{i}" if s and r and i else ""

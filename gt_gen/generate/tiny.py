@@ -62,7 +62,6 @@ def cache_root() -> Path:
 
 def cache_key(seed: int) -> str:
     """Content key: builder version, every config, seed and the versions that shape the files."""
-    import ltx_core  # noqa: F401
     from importlib.metadata import version
 
     blob = json.dumps({"v": TINY_BUILDER_VERSION, "seed": seed, "main": main_config(),

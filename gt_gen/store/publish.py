@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,10 +187,6 @@ class Publisher:
                 self._sync(work)  # another publisher landed: re-apply on the new tip
             raise GitError(f"push still rejected after {self.attempts} attempts (busy branch "
                            f"{self.branch}); rerun the publish")
-
-
-def copy_tree_files(src: Path, dst: Path) -> None:  # small helper for tests and scripts
-    shutil.copytree(src, dst, dirs_exist_ok=True)
 
 
 def case_selection_from_manifest(source: Path) -> list[str]:
