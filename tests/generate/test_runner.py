@@ -67,7 +67,7 @@ def test_another_seed_changes_the_output(tiny_gt: Path, cases_dir: Path, tmp_pat
     f.write_text(f.read_text().replace("seed = 42", "seed = 7", 1))
     out = tmp_path / "seed7"
     proc = run_cli("generate", "--cases", str(cases_dir), "--group", "tiny", "--case",
-                   "tiny_one_stage_t2v", "--out", str(out), "--quiet")
+                   "tiny_one_stage_t2v", "--out", str(out), "--quiet", "--reuse", "state_dicts")
     assert proc.returncode == 0, proc.stderr
     assert (manifest(out)["cases"]["tiny_one_stage_t2v"]["raw_frames_sha256"]
             != manifest(tiny_gt)["cases"]["tiny_one_stage_t2v"]["raw_frames_sha256"])

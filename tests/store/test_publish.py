@@ -180,3 +180,31 @@ def test_tampered_gt_is_never_compared(tiny_gt: Path, tmp_path: Path) -> None:
                    "--out", str(tmp_path / "o"), "--clip-model", "none")
     assert proc.returncode == 2 and "does not match the manifest" in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_fetch_over_raw_http_at_the_published_commit(tiny_gt: Path, tmp_path: Path) -> None:
+    """Publish to git, serve that commit GitHub-raw style, fetch and compare over HTTP."""
+    from tests.store.loopback import Loopback
+
+    repo = bare(tmp_path)
+    assert run_cli("publish", "--source", str(tiny_gt), "--target", "official_generated", "--repo", str(repo),
+                   "--source-ref", "refs/heads/main").returncode == 0
+    commit = head(repo)
+    srv = Loopback()
+    try:
+        for path in gitutil.out("ls-tree", "-r", "--name-only", commit, cwd=repo).splitlines():
+            srv.script.files[f"/{commit}/{path}"] = gitutil.git("show", f"{commit}:{path}", cwd=repo).stdout
+        out = tmp_path / "fetched"
+        proc = run_cli("fetch", "--group", "tiny", "--source", srv.base, "--ref", commit, "--out", str(out))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        cmp = run_cli("compare", "--group", "tiny", "--gt", srv.base, "--ref", commit, "--candidate", str(tiny_gt),
+                      "--out", str(tmp_path / "cmp"), "--clip-model", "none")
+        assert cmp.returncode == 0, cmp.stdout + cmp.stderr
+        # Tampered bytes on the server are caught by the manifest, never compared.
+        name = f"/{commit}/diffusion-ci/consistency_gt/official_generated/tiny_hq_ti2v_1gpu_frame_0.png"
+        srv.script.files[name] = srv.script.files[name][:-10] + b"0123456789"
+        bad = run_cli("compare", "--group", "tiny", "--gt", srv.base, "--ref", commit, "--candidate", str(tiny_gt),
+                      "--out", str(tmp_path / "cmp2"), "--clip-model", "none", env={"GT_GEN_CACHE": str(tmp_path / "c2")})
+        assert bad.returncode == 2 and "does not match the manifest" in bad.stderr
+    finally:
+        srv.close()
