@@ -71,6 +71,8 @@ def test_gt_generation_workflow_publishes_the_tiny_group(tmp_path: Path) -> None
         "plan": "success", "generate": "success", "validate": "success", "publish": "success",
         "summary": "success"}, log[-6000:]
     assert results["plan"]["outputs"]["ci_data_commit"] == start
+    # The information-only drift compare really ran against the (empty) ci-data checkout.
+    assert "missing GT" in log and "needs --ref" not in log
     assert len(json.loads(results["plan"]["outputs"]["matrix"])["include"]) == 2  # two shards
     commit = gitutil.out("rev-parse", "main", cwd=ci_data)
     assert commit != start and results["publish"]["outputs"]["commit"] == commit

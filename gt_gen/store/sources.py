@@ -10,13 +10,17 @@ from gt_gen.store.source import GtSource, LocalDirSource
 KINDS = ("auto", "dir", "git", "http")
 
 
-def detect_kind(spec: str) -> str:
+def detect_kind(spec: str, ref: str | None = None) -> str:
+    """http for URLs, git for remotes and bare repositories, and for a checkout only when a
+    ref is asked for (a checkout without --ref is read as the directory it is)."""
     if spec.startswith(("http://", "https://")) and not spec.endswith(".git"):
         return "http"
     if spec.startswith(("git@", "ssh://", "git://", "file://")) or spec.endswith(".git"):
         return "git"
     p = Path(spec)
-    if p.is_dir() and ((p / "HEAD").is_file() and (p / "objects").is_dir() or (p / ".git").exists()):
+    if p.is_dir() and (p / "HEAD").is_file() and (p / "objects").is_dir():
+        return "git"
+    if p.is_dir() and (p / ".git").exists() and ref:
         return "git"
     return "dir"
 
@@ -28,7 +32,7 @@ def open_source(kind: str, spec: str, ref: str | None) -> GtSource:
 
     if kind not in KINDS:
         raise UsageError(f"unknown source kind {kind!r}; use one of {list(KINDS)}")
-    kind = detect_kind(spec) if kind == "auto" else kind
+    kind = detect_kind(spec, ref) if kind == "auto" else kind
     if kind == "dir":
         return LocalDirSource(spec)
     if not ref:

@@ -47,3 +47,14 @@ def test_unknown_ref_is_an_error(tmp_path: Path) -> None:
         GitSource(str(bare), "no-such-branch", tmp_path / "cache")
     with pytest.raises(GitError, match="not found"):
         GitSource(str(bare), "b" * 40, tmp_path / "cache")
+
+
+def test_source_kind_detection(tmp_path: Path) -> None:
+    from gt_gen.store.sources import detect_kind
+
+    bare, _, _ = make_repo(tmp_path)
+    assert detect_kind(str(bare)) == "git"
+    assert detect_kind(str(tmp_path / "w")) == "dir"  # a checkout, read as it is
+    assert detect_kind(str(tmp_path / "w"), "main") == "git"
+    assert detect_kind("https://raw.example.com/org/ci-data") == "http"
+    assert detect_kind("https://github.com/org/ci-data.git") == "git"
