@@ -182,7 +182,7 @@ class Publisher:
                     commit = gitutil.out("rev-parse", "HEAD", cwd=work)
                     return PublishResult(self.branch, commit, reports, attempt)
                 err = push.stderr.decode(errors="replace")
-                if not re.search(r"non-fast-forward|fetch first|rejected|cannot lock ref|failed to update ref", err):
+                if not re.search(r"non-fast-forward|fetch first|cannot lock ref|failed to update ref|incorrect old value", err):
                     raise GitError(redact(f"git push failed: {err.strip().splitlines()[-1] if err.strip() else push.returncode}"))
                 self._sync(work)  # another publisher landed: re-apply on the new tip
             raise GitError(f"push still rejected after {self.attempts} attempts (busy branch "

@@ -208,3 +208,26 @@ def test_fetch_over_raw_http_at_the_published_commit(tiny_gt: Path, tmp_path: Pa
         assert bad.returncode == 2 and "does not match the manifest" in bad.stderr
     finally:
         srv.close()
+
+
+def test_non_fast_forward_is_rebased_and_retried(tmp_path: Path) -> None:
+    repo = bare(tmp_path)
+    a, b = REG.get("ltx_2_two_stage_t2v"), REG.get("ltx_2_3_hq_pipeline")
+    da = frames_dir(tmp_path, a, natural(seed=1), "a")
+    db = frames_dir(tmp_path, b, natural(seed=2), "b")
+    pa = publisher(repo)
+    original = pa._apply
+    calls: list[int] = []
+
+    def race_then_apply(work, source, cases):
+        if not calls:  # another publisher lands between our checkout and our push
+            publisher(repo).publish(db, [b])
+        calls.append(1)
+        original(work, source, cases)
+    pa._apply = race_then_apply
+    res = pa.publish(da, [a])
+    assert res.attempts == 2
+    cmap = json.loads(gitutil.git("show", "main:diffusion-ci/consistency_gt/sglang_generated/case_map.json",
+                                  cwd=repo).stdout)
+    assert set(cmap["cases"]) == {a.id, b.id}
+    assert gitutil.out("rev-list", "--count", "main", cwd=repo) == "2"
