@@ -219,11 +219,10 @@ def _check_official_constraints(case: Case, path: Path) -> None:
     if req.width % div or req.height % div:
         raise ConfigError(f"{where}: {req.width}x{req.height} is not divisible by {div} as the "
                           f"official {case.pipeline} pipeline requires", path=path)
-    if case.pipeline in ("two_stage", "two_stage_hq", "distilled") and not (
+    if case.pipeline in ("two_stage", "two_stage_hq") and not (
             case.model.spatial_upsampler and case.model.distilled_lora):
-        if case.pipeline != "distilled":
-            raise ConfigError(f"{where}: pipeline {case.pipeline} needs model.spatial_upsampler "
-                              "and model.distilled_lora", path=path)
+        raise ConfigError(f"{where}: pipeline {case.pipeline} needs model.spatial_upsampler "
+                          "and model.distilled_lora", path=path)
     if req.image is not None and req.image.frame >= req.num_frames:
         raise ConfigError(f"{where}: request.image.frame={req.image.frame} is past the last "
                           f"frame ({req.num_frames - 1})", path=path)

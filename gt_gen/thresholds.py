@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gt_gen.cases import validate_case_id
 from gt_gen.errors import ConfigError
 
 SCHEMA_VERSION = 1
@@ -195,8 +196,6 @@ def load_threshold_file(path: str | Path) -> ThresholdFile:
 
 def platform_file(base_path: str | Path, platform: str) -> Path:
     """Where the overlay of ``platform`` lives, next to the base file."""
-    from gt_gen.cases import validate_case_id
-
     validate_case_id(platform)  # same character set; refuses path separators
     base_path = Path(base_path)
     candidates = [base_path.parent / "platforms" / f"{platform}.json",

@@ -66,13 +66,18 @@ def write_png(path: Path, rgb: np.ndarray) -> Path:
     return path
 
 
+def _cli_folder(factory: pytest.TempPathFactory, name: str, *args: str) -> Path:
+    """A session folder filled by one successful ``gt-gen <args> --out DIR --quiet``."""
+    out = factory.mktemp(name)
+    proc = run_cli(*args, "--out", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out
+
+
 @pytest.fixture(scope="session")
 def tiny_gt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny group's GT, generated once per session by the official pipelines (CLI)."""
-    out = tmp_path_factory.mktemp("tiny-gt")
-    proc = run_cli("generate", "--group", "tiny", "--out", str(out), "--quiet")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out
+    return _cli_folder(tmp_path_factory, "tiny-gt", "generate", "--group", "tiny")
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +111,4 @@ def cases_dir(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def tiny_controls(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Negative and noise-floor controls of the tiny group (official pipelines)."""
-    out = tmp_path_factory.mktemp("tiny-controls")
-    proc = run_cli("controls", "--group", "tiny", "--out", str(out), "--quiet")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return out
+    return _cli_folder(tmp_path_factory, "tiny-controls", "controls", "--group", "tiny")

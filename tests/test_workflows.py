@@ -12,6 +12,7 @@ import pytest
 
 from gt_gen import gitutil
 from tests.conftest import REPO
+from tests.gitrepos import bare_with_commits
 from tests.workflow_harness import Runner
 
 WORKFLOWS = sorted((REPO / "workflows").glob("*.yml"))
@@ -47,15 +48,7 @@ def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
 
 
 def test_gt_generation_workflow_publishes_the_tiny_group(tmp_path: Path) -> None:
-    ci_data = tmp_path / "ci-data.git"
-    gitutil.git("init", "-q", "--bare", str(ci_data))
-    seed = tmp_path / "seed"
-    gitutil.git("init", "-q", "-b", "main", str(seed))
-    (seed / "README.md").write_text("ci-data\n")
-    gitutil.git("add", "-A", cwd=seed)
-    gitutil.git("commit", "-qm", "init", cwd=seed)
-    gitutil.git("push", "-q", str(ci_data), "main", cwd=seed)
-    start = gitutil.out("rev-parse", "main", cwd=ci_data)
+    ci_data, (start,) = bare_with_commits(tmp_path, [{"README.md": "ci-data\n"}], "ci-data.git")
     secret = "ghs_secret_token_for_ci_data_42"
     runner = Runner(
         REPO / "workflows" / "diffusion-ci-gt-gen.yml", tmp_path / "run", REPO,

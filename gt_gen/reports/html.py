@@ -57,6 +57,17 @@ def _svg_curve(values: list[float | None], gate: float | None, label: str) -> st
             f'<polyline fill="none" stroke="#2364aa" stroke-width="1.5" points="{poly}"/></svg></figure>')
 
 
+def _findings_table(rows: list[dict[str, Any]], first: str) -> list[str]:
+    """Audit findings as table rows; ``first`` is the leading column (``metric`` or ``case_id``)."""
+    e = html.escape
+    head = "metric" if first == "metric" else "case"
+    out = [f"<table class='findings'><tr><th>severity</th><th>{head}</th><th>kind</th><th>finding</th></tr>"]
+    out += [f"<tr class='sev-{e(f['severity'])}'><td>{e(f['severity'])}</td><td>{e(f[first] or '–')}</td>"
+            f"<td>{e(f['kind'])}</td><td>{e(f['message'])}</td></tr>" for f in rows]
+    out.append("</table>")
+    return out
+
+
 def render(results: Results, base: Path, audit: dict[str, Any] | None = None) -> str:
     """The page; ``base`` is the folder results.json lives in (images are found from it)."""
     s = results.summary()
@@ -107,17 +118,12 @@ def render(results: Results, base: Path, audit: dict[str, Any] | None = None) ->
         if audit:
             rows = [f for f in audit.get("findings", []) if f["case_id"] == r.case_id]
             if rows:
-                out.append("<table class='findings'><tr><th>severity</th><th>metric</th><th>kind</th><th>finding</th></tr>")
-                out += [f"<tr class='sev-{e(f['severity'])}'><td>{e(f['severity'])}</td><td>{e(f['metric'] or '–')}</td>"
-                        f"<td>{e(f['kind'])}</td><td>{e(f['message'])}</td></tr>" for f in rows]
-                out.append("</table>")
+                out += _findings_table(rows, "metric")
         out.append("</section>")
     if audit:
         others = [f for f in audit.get("findings", []) if f["case_id"] not in {r.case_id for r in results.cases}]
         if others:
-            out.append("<h2>Other audit findings</h2><table class='findings'>")
-            out += [f"<tr class='sev-{e(f['severity'])}'><td>{e(f['case_id'])}</td><td>{e(f['severity'])}</td>"
-                    f"<td>{e(f['kind'])}</td><td>{e(f['message'])}</td></tr>" for f in others]
-            out.append("</table>")
+            out.append("<h2>Other audit findings</h2>")
+            out += _findings_table(others, "case_id")
     out.append("</body></html>")
     return "\n".join(out)

@@ -10,68 +10,10 @@ import pytest
 from gt_gen.cases import load_registry
 from gt_gen.engine.sglang_client import ClientOptions, JobError, SglangClient, request_body
 from gt_gen.errors import NetworkError
+from tests.casefiles import case_toml
 from tests.conftest import run_cli, write_png
 from tests.engine.fake_sglang import FakeSglang
 
-CASES = '''
-[[case]]
-id = "v1"
-modality = "video"
-backend = "sglang_native"
-pipeline = "one_stage"
-runner = "r"
-comparability = "native_only"
-reason = "test"
-[case.model]
-repo = "x"
-revision = "y"
-checkpoint = "z"
-[case.request]
-prompt = "{p1}"
-width = 96
-height = 64
-num_frames = 9
-fps = 24
-seed = 3
-
-[[case]]
-id = "v2"
-modality = "video"
-backend = "sglang_native"
-pipeline = "one_stage"
-runner = "r"
-comparability = "native_only"
-reason = "test"
-[case.model]
-repo = "x"
-revision = "y"
-checkpoint = "z"
-[case.request]
-prompt = "{p2}"
-width = 96
-height = 64
-num_frames = 9
-fps = 24
-seed = 4
-
-[[case]]
-id = "im"
-modality = "image"
-backend = "sglang_native"
-pipeline = "one_stage"
-runner = "r"
-comparability = "native_only"
-reason = "test"
-[case.model]
-repo = "x"
-revision = "y"
-checkpoint = "z"
-[case.request]
-prompt = "image"
-width = 96
-height = 64
-seed = 5
-'''
 
 
 @pytest.fixture
@@ -84,7 +26,10 @@ def server():
 def cases_dir(tmp_path: Path, p1: str = "first", p2: str = "second") -> Path:
     d = tmp_path / "cases"
     d.mkdir()
-    (d / "e.toml").write_text(CASES.format(p1=p1, p2=p2))
+    (d / "e.toml").write_text("\n".join([
+        case_toml("v1", prompt=p1, num_frames=9, fps=24, seed=3),
+        case_toml("v2", prompt=p2, num_frames=9, fps=24, seed=4),
+        case_toml("im", modality="image", prompt="image", seed=5)]))
     return d
 
 

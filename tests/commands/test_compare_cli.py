@@ -10,45 +10,10 @@ import numpy as np
 import pytest
 
 from gt_gen.frames import read_key_frames
+from tests.casefiles import case_toml
 from tests.conftest import pattern_frames, run_cli, write_mp4, write_png
 
-CASES = '''
-[[case]]
-id = "vid"
-modality = "video"
-backend = "ltx_official"
-pipeline = "one_stage"
-runner = "r"
-comparability = "official"
-[case.model]
-repo = "tiny"
-revision = "seed-0"
-checkpoint = "c"
-[case.request]
-prompt = "p"
-width = 96
-height = 64
-num_frames = 25
-seed = 1
-
-[[case]]
-id = "img"
-modality = "image"
-backend = "sglang_native"
-pipeline = "one_stage"
-runner = "r"
-comparability = "native_only"
-reason = "test"
-[case.model]
-repo = "x"
-revision = "y"
-checkpoint = "z"
-[case.request]
-prompt = "p"
-width = 96
-height = 64
-seed = 1
-'''
+CASES = case_toml("vid", official=True, num_frames=25) + "\n" + case_toml("img", modality="image")
 
 
 @pytest.fixture

@@ -6,25 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from gt_gen import gitutil
 from gt_gen.errors import GitError
 from gt_gen.store.git_source import GitSource
 from gt_gen.store.source import Presence
+from tests.gitrepos import bare_with_commits
 
 
 def make_repo(tmp_path: Path) -> tuple[Path, str, str]:
-    bare = tmp_path / "remote.git"
-    gitutil.git("init", "-q", "--bare", str(bare))
-    work = tmp_path / "w"
-    gitutil.git("init", "-q", "-b", "main", str(work))
-    (work / "a.txt").write_text("one")
-    gitutil.git("add", "-A", cwd=work)
-    gitutil.git("commit", "-qm", "1", cwd=work)
-    first = gitutil.out("rev-parse", "HEAD", cwd=work)
-    (work / "a.txt").write_text("two")
-    gitutil.git("commit", "-qam", "2", cwd=work)
-    second = gitutil.out("rev-parse", "HEAD", cwd=work)
-    gitutil.git("push", "-q", str(bare), "main", cwd=work)
+    bare, (first, second) = bare_with_commits(tmp_path, [{"a.txt": "one"}, {"a.txt": "two"}])
     return bare, first, second
 
 
