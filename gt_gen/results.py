@@ -129,8 +129,14 @@ def read_results(path: str | Path) -> Results:
         raise ConfigError(f"not a gt-gen results file of schema_version {SCHEMA_VERSION}",
                           path=path)
     cases = []
-    for raw in data.get("cases", []):
-        raw = _decode({k: v for k, v in raw.items() if k not in ("status",)}) | {"status": raw["status"]}
-        raw["frames"] = [FrameResult(**f) for f in raw.get("frames", [])]
-        cases.append(CaseResult(**raw))
+    try:
+        for raw in data.get("cases", []):
+            raw = _decode({k: v for k, v in raw.items() if k != "status"}) | {"status": raw["status"]}
+            if raw["status"] not in STATUSES:
+                raise ValueError(f"unknown status {raw['status']!r}")
+            raw["frames"] = [FrameResult(**f) for f in raw.get("frames", [])]
+            cases.append(CaseResult(**raw))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"results file has a malformed case entry ({type(exc).__name__}: {exc})",
+                          path=path) from exc
     return Results(cases=cases, meta=_decode(data.get("meta", {})))

@@ -9,11 +9,31 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+from typing import Any
 
 from gt_gen.errors import IntegrityError
 from gt_gen.store.source import GtSource, Presence
 
 MANIFEST = "manifest.json"
+
+
+def parse_manifest(data: bytes, where: str) -> dict[str, str]:
+    """File name -> sha256 from a publish manifest (``files``) or a generate manifest
+    (``cases.*.files``). A manifest that cannot be read makes every file beside it
+    unverifiable, so it is an :class:`IntegrityError`, never a silent skip."""
+    try:
+        obj: Any = json.loads(data.decode("utf-8"))
+        files = obj.get("files", {})
+        if isinstance(obj.get("cases"), dict) and not files:  # a generate manifest
+            files = {n: h for e in obj["cases"].values() for n, h in e.get("files", {}).items()}
+        listed = {str(k): (v["sha256"] if isinstance(v, dict) else v) for k, v in files.items()}
+    except (UnicodeDecodeError, ValueError, AttributeError, KeyError, TypeError) as exc:
+        raise IntegrityError(f"unreadable manifest ({type(exc).__name__}); cannot verify the GT "
+                             "beside it, refusing to compare", path=where) from exc
+    if not all(isinstance(v, str) and len(v) == 64 for v in listed.values()):
+        raise IntegrityError("manifest lists a sha256 that is not 64 hex digits; refusing to "
+                             "compare", path=where)
+    return listed
 
 
 class Verifier:
@@ -29,12 +49,7 @@ class Verifier:
             if self.source.probe(rel) is not Presence.PRESENT:
                 self._manifests[folder] = None
             else:
-                data = json.loads(self.source.read_bytes(rel).decode())
-                files = data.get("files", {})
-                if isinstance(data.get("cases"), dict) and not files:  # a generate manifest
-                    files = {n: h for e in data["cases"].values() for n, h in e.get("files", {}).items()}
-                self._manifests[folder] = {k: (v["sha256"] if isinstance(v, dict) else v)
-                                           for k, v in files.items()}
+                self._manifests[folder] = parse_manifest(self.source.read_bytes(rel), rel)
         return self._manifests[folder]
 
     def __call__(self, relpath: str, data: bytes) -> None:
