@@ -190,6 +190,19 @@ class OfficialRunner:
         self._pipelines[key] = pipe
         return pipe
 
+    def release(self) -> None:
+        """Drop every memoised model and pipeline and return cached device memory.
+
+        Why: after an out-of-memory error the models kept for reuse are what fills the device;
+        the next case of the group must get a clean start, not inherit the failure."""
+        import gc
+
+        self.memo.clear()
+        self._pipelines.clear()
+        gc.collect()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
     @torch.inference_mode()
     def run(self, case: Case, model: ResolvedModel) -> CaseOutput:
         """Generate one case; returns decoded frames, audio and timings."""

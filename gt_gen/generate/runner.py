@@ -156,6 +156,7 @@ class GroupRun:
             entry["error"] = redact(" ".join(msg.split()))[:2000]
             if oom:
                 entry["error_kind"] = "out_of_memory"
+                self.runner.release()  # the next case starts with nothing held over
             if not isinstance(exc, GtGenError):
                 entry["traceback_tail"] = redact("".join(traceback.format_exc().splitlines(True)[-6:]))
             entry["timings"] = {"total_s": round(time.perf_counter() - t0, 4)}
@@ -163,6 +164,8 @@ class GroupRun:
         if self.device.type == "cuda":
             entry["peak_memory"]["cuda_allocated_mb"] = round(
                 torch.cuda.max_memory_allocated(self.device) / 2**20, 1)
+            entry["peak_memory"]["cuda_reserved_mb"] = round(
+                torch.cuda.max_memory_reserved(self.device) / 2**20, 1)
         self.manifest["cases"][case.id] = entry
         self.progress.case_end(entry["status"], time.perf_counter() - t0,
                                entry.get("error", "")[:300])
