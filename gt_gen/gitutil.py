@@ -7,6 +7,7 @@ one :class:`GitError` line with credentials removed.
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 from pathlib import Path
@@ -39,3 +40,14 @@ def git(*args: str, cwd: str | Path | None = None, check: bool = True, input: by
 
 def out(*args: str, cwd: str | Path | None = None) -> str:
     return git(*args, cwd=cwd).stdout.decode().strip()
+
+
+def auth_env(remote: str) -> dict[str, str]:
+    """Git config (through the environment, never argv or logs) that sends ``CI_DATA_TOKEN``
+    (or ``GT_GEN_TOKEN``) as an Authorization header to an https remote; empty otherwise."""
+    token = os.environ.get("CI_DATA_TOKEN") or os.environ.get("GT_GEN_TOKEN")
+    if not token or not remote.startswith("https://"):
+        return {}
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: basic {basic}"}

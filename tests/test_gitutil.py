@@ -30,3 +30,16 @@ def test_credentials_are_redacted(tmp_path: Path) -> None:
 def test_timeout_is_a_git_error(tmp_path: Path) -> None:
     with pytest.raises(GitError, match="timed out"):
         gitutil.git("hash-object", "--stdin", timeout=0.000001, input=b"x" * 10)
+
+
+def test_auth_env_only_for_https_and_only_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import base64
+
+    monkeypatch.delenv("GT_GEN_TOKEN", raising=False)
+    monkeypatch.delenv("CI_DATA_TOKEN", raising=False)
+    assert gitutil.auth_env("https://github.com/o/ci-data.git") == {}
+    monkeypatch.setenv("CI_DATA_TOKEN", TOKEN)
+    env = gitutil.auth_env("https://github.com/o/ci-data.git")
+    assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader"
+    assert base64.b64decode(env["GIT_CONFIG_VALUE_0"].split()[-1]).decode() == f"x-access-token:{TOKEN}"
+    assert gitutil.auth_env("/srv/ci-data.git") == {} and gitutil.auth_env("git@github.com:o/r.git") == {}

@@ -14,6 +14,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     lp.add_argument("--cases", dest="cases_dir", default=None)
     lp.add_argument("--group", default=None)
     lp.set_defaults(func=run_list)
+    pp = csub.add_parser("pin", help="pin the hub revisions of a group to commits (needs the hub)")
+    pp.add_argument("--cases", dest="cases_dir", default=None)
+    pp.add_argument("--group", required=True)
+    pp.add_argument("--case", dest="case_ids", action="append", default=[])
+    pp.add_argument("--dry-run", action="store_true", help="print the pins, write nothing")
+    pp.set_defaults(func=run_pin)
     from gt_gen.commands import matrix_cmd
 
     matrix_cmd.register(csub)
@@ -33,4 +39,26 @@ def run_list(args: argparse.Namespace) -> int:
     for c in cases:
         if c.reason:
             print(f"# {c.id}: {c.comparability}: {c.reason}")
+    return 0
+
+
+def run_pin(args: argparse.Namespace) -> int:
+    """Resolve every unpinned hub revision of the selection and write it into its case file."""
+    from pathlib import Path
+
+    from gt_gen.pinning import hub_resolver, pin_file, wanted
+
+    reg = load_registry(args.cases_dir)
+    cases = reg.select(group=args.group, ids=args.case_ids)
+    if not wanted(cases):
+        print("nothing to pin: every hub revision of the selection is already a commit")
+        return 0
+    resolve = hub_resolver()
+    by_file: dict[str, list] = {}
+    for c in cases:
+        by_file.setdefault(c.source, []).append(c)
+    for src, group_cases in by_file.items():
+        pins = pin_file(Path(src), group_cases, resolve, dry_run=args.dry_run)
+        for (cid, key), sha in sorted(pins.items()):
+            print(f"{'would pin' if args.dry_run else 'pinned'} {cid} {key} = {sha}  ({src})")
     return 0

@@ -3,6 +3,10 @@
 Shards are packed longest-first (each case's ``estimated_minutes``) onto the currently
 lightest shard, per runner label, so a slow case never queues behind many quick ones and
 no shard mixes runner labels. Written to ``$GITHUB_OUTPUT`` as ``matrix=<json>`` when set.
+
+``--official-only`` is what the GT-generation workflow plans with: the official pipelines can
+only produce GT for ``official``-comparable cases, so the others of a group are left out (and
+named on stderr), while a non-official case asked for by id is an error, never dropped silently.
 """
 
 from __future__ import annotations
@@ -10,19 +14,53 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 
-from gt_gen.cases import Case
-from gt_gen.commands.common import select
+from gt_gen.cases import Case, load_registry, validate_case_id
 from gt_gen.errors import UsageError
 
 
 def register(csub: argparse._SubParsersAction) -> None:
     p = csub.add_parser("matrix", help="write a GitHub Actions matrix")
     p.add_argument("--cases", dest="cases_dir", default=None)
-    p.add_argument("--group", required=True, help="group, or 'all'")
+    p.add_argument("--group", dest="groups", action="append", required=True,
+                   help="group, or 'all' (repeatable: the union of the groups)")
     p.add_argument("--case", dest="case_ids", action="append", default=[])
     p.add_argument("--max-jobs", type=int, default=0, help="at most K shards (0: one per case)")
+    p.add_argument("--official-only", action="store_true",
+                   help="plan only cases the official pipelines may produce GT for")
     p.set_defaults(func=run)
+
+
+def select_cases(cases_dir: str | None, groups: list[str], case_ids: list[str], *,
+                 official_only: bool = False) -> list[Case]:
+    """The union of ``groups`` (narrowed to ``case_ids``), in registry order, no duplicates."""
+    reg = load_registry(cases_dir)
+    if case_ids:
+        chosen: list[Case] = []
+        for cid in case_ids:
+            case = reg.get(validate_case_id(cid))
+            if "all" not in groups and case.group not in groups:
+                raise UsageError(f"case {cid!r} is in group {case.group!r}, not in {groups}")
+            if case not in chosen:
+                chosen.append(case)
+    else:
+        ids = {c.id for g in groups for c in reg.select(group=g)}
+        chosen = [c for c in reg.cases if c.id in ids]
+    if official_only:
+        named = [c for c in chosen if not c.is_official and c.id in case_ids]
+        if named:
+            raise UsageError(f"case(s) {[c.id for c in named]} are not official-comparable; the "
+                             "official pipelines produce no GT for them (see `gt-gen cases list`)")
+        dropped = [c.id for c in chosen if not c.is_official]
+        if dropped:
+            print(f"gt-gen: not planned (no official GT for these): {', '.join(dropped)}",
+                  file=sys.stderr)
+        chosen = [c for c in chosen if c.is_official]
+    if not chosen:
+        raise UsageError(f"the selection (groups {groups}) holds no "
+                         f"{'official-comparable ' if official_only else ''}cases")
+    return chosen
 
 
 def pack(cases: list[Case], max_jobs: int) -> list[dict]:
@@ -62,7 +100,8 @@ def pack(cases: list[Case], max_jobs: int) -> list[dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    _, cases = select(args)
+    cases = select_cases(args.cases_dir, args.groups, args.case_ids,
+                         official_only=args.official_only)
     matrix = {"include": pack(cases, args.max_jobs)}
     text = json.dumps(matrix, separators=(",", ":"))
     out = os.environ.get("GITHUB_OUTPUT")

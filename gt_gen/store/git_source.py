@@ -28,6 +28,7 @@ class GitSource:
         self.description = redact(f"git:{remote}")
         self.mirror = cache_root / "git" / (hashlib.sha256(remote.encode()).hexdigest()[:16] + ".git")
         self.network_ops = 0
+        self.env = gitutil.auth_env(remote)  # a private ci-data: token from the environment
         self._ensure_mirror()
         self.ref = ref
         self.commit: str = self.resolve(ref)
@@ -49,7 +50,7 @@ class GitSource:
     def _fetch(self, *refspecs: str) -> bool:
         self.network_ops += 1
         proc = gitutil.git("fetch", "-q", "--no-tags", "--filter=blob:none", "origin", *refspecs,
-                           cwd=self.mirror, check=False)
+                           cwd=self.mirror, check=False, extra_env=self.env)
         return proc.returncode == 0
 
     def resolve(self, ref: str) -> str:
@@ -81,7 +82,8 @@ class GitSource:
         if relpath not in self._listing():
             raise MissingFileError(f"{relpath} not in {self.description} at {self.commit[:12]}")
         before = self._missing_blob(relpath)
-        data = gitutil.git("cat-file", "blob", f"{self.commit}:{relpath}", cwd=self.mirror).stdout
+        data = gitutil.git("cat-file", "blob", f"{self.commit}:{relpath}", cwd=self.mirror,
+                           extra_env=self.env).stdout  # may fetch the blob lazily
         self.network_ops += int(before)
         return data
 

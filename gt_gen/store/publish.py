@@ -12,11 +12,9 @@ publishes to an isolated ``gt/<name>`` branch, unless ``--branch`` says otherwis
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import hashlib
 import json
-import os
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -63,16 +61,6 @@ def branch_for(source_ref: str, explicit: str | None) -> str:
     return f"gt/{name or 'unnamed'}"
 
 
-def _auth_env(repo: str) -> dict[str, str]:
-    """An Authorization header for https remotes from the environment (never in argv or logs)."""
-    token = os.environ.get("CI_DATA_TOKEN") or os.environ.get("GT_GEN_TOKEN")
-    if not token or not repo.startswith("https://"):
-        return {}
-    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
-            "GIT_CONFIG_VALUE_0": f"Authorization: basic {basic}"}
-
-
 def load_outputs(source: Path, case: Case) -> dict[str, np.ndarray]:
     """The key frames (or image) of ``case`` in the generate output folder ``source``."""
     if case.modality == "video":
@@ -92,7 +80,7 @@ class Publisher:
         self.folder = folder(target, platform)
         self.prov = provenance
         self.attempts = attempts
-        self.env = _auth_env(self.repo)
+        self.env = gitutil.auth_env(self.repo)
 
     def _git(self, *args: str, cwd: Path, check: bool = True):
         return gitutil.git(*args, cwd=cwd, check=check, extra_env=self.env)
