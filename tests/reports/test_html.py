@@ -56,3 +56,23 @@ def test_report_renders_every_case(tiny_gt: Path, tiny_controls: Path, tmp_path:
     for cid in ("tiny_one_stage_t2v", "tiny_two_stage_t2v", "tiny_hq_ti2v"):
         assert f'id="case-{cid}"' in dom
     assert "FAILED" in dom and dom.count("<img") >= 3
+
+
+def test_curves_and_escaping_without_a_browser(tmp_path: Path) -> None:
+    import math
+
+    from gt_gen.reports.html import render
+    from gt_gen.results import CaseResult, Results
+
+    curve = [0.99, 0.97, None, 0.5, 0.98]
+    res = CaseResult("vid", "video", "failed", message="<script>alert(1)</script>",
+                     gates={"ssim": {"value": 0.9, "direction": ">="}},
+                     worst={"ssim": 0.5}, curves={"ssim": curve, "psnr": [math.inf] * 5})
+    page = render(Results([res], meta={"gt_source": "dir:<gt>"}), tmp_path)
+    assert "<script>" not in page and "&lt;script&gt;" in page and "dir:&lt;gt&gt;" in page
+    assert page.count("<svg") == 1  # an all-infinite PSNR curve has nothing to draw
+    poly = page.split('points="')[1].split('"')[0].split()
+    assert len(poly) == 4  # one point per finite frame value, the missing one left out
+    assert 'stroke-dasharray="4"' in page  # the gate line
+    ys = [float(p.split(",")[1]) for p in poly]
+    assert ys[2] == max(ys)  # the 0.5 dip is drawn lowest (SVG y grows downward)
