@@ -8,6 +8,7 @@ unavailable CLIP model leaves the CLIP gate *not evaluated* (``None``), never pa
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,6 +59,20 @@ def load_gt_frames(source: GtSource, case: Case, platform: str | None,
             verify(rel, data)
         out[key] = fr.decode_image(data, rel)
     return None, out, found.folder, dict(found.files)
+
+
+def fetch_gt_video(source: GtSource, folder: str | None, case: Case, verify=None) -> bytes | None:
+    """The GT mp4 of ``case`` beside its key frames, from any source (verified), or None.
+
+    Publishing puts it there (listed in the manifest), so whole-video compares work from a
+    pinned ci-data commit, not only from a local generate folder."""
+    rel = posixpath.join(folder, video_name(case)) if folder else video_name(case)
+    if source.probe(rel) is not Presence.PRESENT:
+        return None
+    data = source.read_bytes(rel)
+    if verify is not None:
+        verify(rel, data)
+    return data
 
 
 def find_candidate(candidate: Path, case: Case, single: bool) -> Path | None:

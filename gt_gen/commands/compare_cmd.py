@@ -24,7 +24,6 @@ from gt_gen.naming import video_name
 from gt_gen.redact import redact
 from gt_gen.reports import annotations, junit, markdown, sidebyside
 from gt_gen.results import CaseResult, Results, write_results
-from gt_gen.store.source import LocalDirSource
 from gt_gen.video_decode import describe
 from gt_gen.thresholds import load_thresholds
 
@@ -67,6 +66,35 @@ def open_source(args: argparse.Namespace):
     return sources.open_source(args.gt_source, args.gt, args.ref)
 
 
+def whole_video(res: CaseResult, source, gt_folder: str | None, case, cand_path: Path,
+                thresholds, opts: CompareOptions, verify) -> None:
+    """Every frame's curves (``--frames all``), the GT mp4 read through the source.
+
+    Without both mp4s there are no curves: a note when only key frames gate, but an error
+    when ``--gate-frames all`` was asked for, since a key-frame verdict would then pass a
+    case the user asked to hold to every frame."""
+    import tempfile
+
+    from gt_gen.compare import fetch_gt_video
+
+    data = fetch_gt_video(source, gt_folder, case, verify) if cand_path.suffix == ".mp4" else None
+    if data is None:
+        why = ("the candidate is not an mp4" if cand_path.suffix != ".mp4"
+               else f"no {video_name(case)} beside the GT key frames")
+        if opts.gate_frames == "all":
+            res.status = "error"
+            res.message = f"--gate-frames all needs both videos: {why}"
+        else:
+            res.message = (res.message + "; " if res.message else "") + f"whole-video curves skipped: {why}"
+        return
+    with tempfile.TemporaryDirectory(prefix="gt-gen-video-") as tmp:
+        gt_video = Path(tmp) / video_name(case)
+        gt_video.write_bytes(data)
+        res.curves = all_frame_curves(gt_video, cand_path, opts)
+    if opts.gate_frames == "all":
+        gate_all_frames(res, thresholds, case)
+
+
 def run(args: argparse.Namespace) -> int:
     _, cases = select(args)
     thresholds = load_thresholds(args.thresholds, args.platform)
@@ -98,15 +126,8 @@ def run(args: argparse.Namespace) -> int:
         cand = load_candidate_frames(cand_path, case)
         res = evaluate_case(case, gt, cand, thresholds, opts, clip)
         res.gt_folder, res.gt_files, res.candidate = gt_folder, gt_files, str(cand_path)
-        if opts.frames == "all" and case.modality == "video" and cand_path.suffix == ".mp4":
-            gt_video = Path(args.gt) / (gt_folder or ".") / video_name(case)
-            if isinstance(source, LocalDirSource) and gt_video.is_file():
-                res.curves = all_frame_curves(gt_video, cand_path, opts)
-                if opts.gate_frames == "all":
-                    gate_all_frames(res, thresholds, case)
-            else:
-                res.message = (res.message + "; " if res.message else "") + \
-                    "whole-video curves skipped: GT has no mp4"
+        if opts.frames == "all" and case.modality == "video":
+            whole_video(res, source, gt_folder, case, cand_path, thresholds, opts, verify)
         if res.frames and (res.status != "passed" or args.save_frames):
             png = sidebyside.encode_png(sidebyside.compose([(gt[f.frame], cand[f.frame]) for f in res.frames]))
             if res.status != "passed":

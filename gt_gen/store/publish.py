@@ -26,7 +26,7 @@ from gt_gen import gitutil
 from gt_gen.cases import Case
 from gt_gen.errors import GitError, QualityGateError, UsageError
 from gt_gen.frames import read_image
-from gt_gen.naming import expected_outputs, key_frame_names
+from gt_gen.naming import expected_outputs, key_frame_names, video_name
 from gt_gen.redact import redact
 from gt_gen.store.integrity import MANIFEST
 from gt_gen.store.layout import CASE_MAP, dump_case_map, folder, parse_case_map
@@ -124,7 +124,10 @@ class Publisher:
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         for case in cases:
             names = expected_outputs(case)
-            for name in names:
+            # The GT mp4 travels too (manifest only, not case_map, which keeps sglang's shape):
+            # whole-video compares read it back through any source.
+            video = [video_name(case)] if case.modality == "video" and (source / video_name(case)).is_file() else []
+            for name in [*names, *video]:
                 data = (source / name).read_bytes()
                 (d / name).write_bytes(data)
                 files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "case": case.id,

@@ -162,6 +162,20 @@ def test_tiny_round_trip_generate_publish_fetch_compare(tiny_gt: Path, tmp_path:
                   "--out", str(cmp_out), "--clip-model", "none", env=env)
     assert cmp.returncode == 0, cmp.stdout + cmp.stderr
     assert json.loads((cmp_out / "results.json").read_text())["meta"]["gt_commit"] == commit
+    # The GT videos were published beside the key frames (manifest, not case_map: sglang's
+    # shape), so a whole-video gate runs from the pinned commit too.
+    gt_dir = "diffusion-ci/consistency_gt/official_generated"
+    tree = gitutil.out("ls-tree", "-r", "--name-only", commit, cwd=repo).splitlines()
+    assert f"{gt_dir}/tiny_hq_ti2v_1gpu.mp4" in tree
+    cmap = json.loads(gitutil.git("show", f"{commit}:{gt_dir}/case_map.json", cwd=repo).stdout)
+    assert not any(n.endswith(".mp4") for names in cmap["cases"].values() for n in names)
+    whole = run_cli("compare", "--group", "tiny", "--gt", str(repo), "--ref", commit, "--candidate", str(tiny_gt),
+                    "--out", str(tmp_path / "whole"), "--clip-model", "none", "--frames", "all",
+                    "--gate-frames", "all", env=env)
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    for c in json.loads((tmp_path / "whole" / "results.json").read_text())["cases"]:
+        assert len(c["curves"]["ssim"]) == REG.get(c["case_id"]).request.num_frames
+        assert set(c["curves"]["ssim"]) == {1.0}
     everything = pub.stdout + pub.stderr + fetch.stdout + fetch.stderr + cmp.stdout + cmp.stderr
     everything += "".join(p.read_text(errors="replace") for p in cmp_out.rglob("*") if p.suffix in (".json", ".md", ".xml"))
     everything += gitutil.out("log", "--format=%B", "main", cwd=repo)
@@ -200,6 +214,11 @@ def test_fetch_over_raw_http_at_the_published_commit(tiny_gt: Path, tmp_path: Pa
         cmp = run_cli("compare", "--group", "tiny", "--gt", srv.base, "--ref", commit, "--candidate", str(tiny_gt),
                       "--out", str(tmp_path / "cmp"), "--clip-model", "none")
         assert cmp.returncode == 0, cmp.stdout + cmp.stderr
+        whole = run_cli("compare", "--group", "tiny", "--case", "tiny_one_stage_t2v", "--gt", srv.base, "--ref",
+                        commit, "--candidate", str(tiny_gt), "--out", str(tmp_path / "whole"),
+                        "--clip-model", "none", "--frames", "all", "--gate-frames", "all")
+        assert whole.returncode == 0, whole.stdout + whole.stderr
+        assert len(json.loads((tmp_path / "whole" / "results.json").read_text())["cases"][0]["curves"]["ssim"]) == 9
         # Tampered bytes on the server are caught by the manifest, never compared.
         name = f"/{commit}/diffusion-ci/consistency_gt/official_generated/tiny_hq_ti2v_1gpu_frame_0.png"
         srv.script.files[name] = srv.script.files[name][:-10] + b"0123456789"
@@ -231,3 +250,18 @@ def test_non_fast_forward_is_rebased_and_retried(tmp_path: Path) -> None:
                                   cwd=repo).stdout)
     assert set(cmap["cases"]) == {a.id, b.id}
     assert gitutil.out("rev-list", "--count", "main", cwd=repo) == "2"
+
+
+def test_whole_video_gate_without_gt_video_is_an_error_not_a_pass(tiny_gt: Path, tmp_path: Path) -> None:
+    gt = tmp_path / "gt"
+    shutil.copytree(tiny_gt, gt)
+    for p in gt.glob("*.mp4"):
+        p.unlink()
+    keys_only = run_cli("compare", "--group", "tiny", "--gt", str(gt), "--candidate", str(tiny_gt),
+                        "--out", str(tmp_path / "a"), "--clip-model", "none", "--frames", "all")
+    assert keys_only.returncode == 0 and "whole-video curves skipped" in keys_only.stdout
+    gated = run_cli("compare", "--group", "tiny", "--gt", str(gt), "--candidate", str(tiny_gt),
+                    "--out", str(tmp_path / "b"), "--clip-model", "none", "--frames", "all", "--gate-frames", "all")
+    assert gated.returncode == 1
+    statuses = {c["status"] for c in json.loads((tmp_path / "b" / "results.json").read_text())["cases"]}
+    assert statuses == {"error"}
