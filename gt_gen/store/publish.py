@@ -145,6 +145,11 @@ class Publisher:
                 + f"source-ref: {p.source_ref}\nsource-sha: {p.source_sha}\n"
                   f"torch: {p.torch}\nrun-url: {p.run_url}\n")
 
+    @staticmethod
+    def _video(source: Path, case: Case) -> Path | None:
+        p = source / video_name(case)
+        return p if case.modality == "video" and p.is_file() else None
+
     def publish(self, source: Path, cases: list[Case], *, check_only: bool = False,
                 allow_drift: bool = False) -> PublishResult:
         with tempfile.TemporaryDirectory(prefix="gt-gen-publish-") as tmp:
@@ -152,7 +157,7 @@ class Publisher:
             work.mkdir()
             self._checkout(work)
             reports = [check_case(c, load_outputs(source, c), self.previous(work, c),
-                                  allow_drift=allow_drift) for c in cases]
+                                  allow_drift=allow_drift, video=self._video(source, c)) for c in cases]
             bad = [r for r in reports if not r.ok]
             if bad:
                 raise QualityGateError("quality gate rejected " + "; ".join(

@@ -11,10 +11,13 @@ is noise by construction: their noise check is recorded as skipped, never silent
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from gt_gen.cases import Case
+from gt_gen.errors import InputFileError
+from gt_gen.frames import video_frame_count
 from gt_gen.metrics.reference import ssim
 
 BLANK_STD = 4.0
@@ -46,8 +49,19 @@ def neighbour_correlation(frame: np.ndarray) -> float:
 
 
 def check_case(case: Case, frames: dict[str, np.ndarray], previous: dict[str, np.ndarray] | None,
-               *, allow_drift: bool = False) -> QualityReport:
+               *, allow_drift: bool = False, video: Path | None = None) -> QualityReport:
+    """Every rule above on one case; ``video`` (the GT mp4, when it is published too) must
+    decode and hold exactly the case's frame count, or whole-video compares would misalign."""
     rep = QualityReport(case.id)
+    if video is not None:
+        try:
+            n = video_frame_count(video)
+        except InputFileError as exc:
+            rep.problems.append(f"video {video.name} is unreadable ({exc.one_line()})")
+        else:
+            if n != case.request.num_frames:
+                rep.problems.append(f"video {video.name} has {n} frames, the case asks for "
+                                    f"{case.request.num_frames}")
     missing = [k for k in case.key_frames if k not in frames]
     if missing:
         rep.problems.append(f"missing key frames {missing}")

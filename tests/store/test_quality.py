@@ -63,3 +63,17 @@ def test_drift_rejected_unless_allowed() -> None:
     allowed = check_case(REAL, new, prev, allow_drift=True)
     assert allowed.ok and len(allowed.notes) == 3
     assert check_case(REAL, prev, prev).ok  # unchanged GT never drifts
+
+
+def test_published_video_must_decode_and_hold_the_case_frame_count(tmp_path) -> None:
+    from tests.conftest import write_mp4
+
+    n = REAL.request.num_frames
+    ok = write_mp4(tmp_path / "ok.mp4", pattern_frames(n, h=H, w=W))
+    assert check_case(REAL, good(), None, video=ok).ok
+    short = write_mp4(tmp_path / "short.mp4", pattern_frames(n - 2, h=H, w=W))
+    rep = check_case(REAL, good(), None, video=short)
+    assert any(f"has {n - 2} frames, the case asks for {n}" in p for p in rep.problems)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(ok.read_bytes()[:200])
+    assert any("unreadable" in p for p in check_case(REAL, good(), None, video=broken).problems)
