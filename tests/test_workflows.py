@@ -1,4 +1,4 @@
-"""Workflows: actionlint passes; the GT-generation workflow's steps publish the tiny group."""
+"""Workflows: actionlint passes; each workflow's steps run for real (GT publish, the gate, the audit)."""
 
 from __future__ import annotations
 
@@ -90,3 +90,58 @@ def test_local_regeneration_script(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     tree = gitutil.out("ls-tree", "-r", "--name-only", "gt/local-test", cwd=ci_data)
     assert "diffusion-ci/consistency_gt/official_generated/tiny_one_stage_t2v_1gpu_frame_mid.png" in tree
+
+
+def consistency_run(tmp_path: Path, name: str, candidates: Path, ci_data: Path, commit: str) -> Runner:
+    runner = Runner(
+        REPO / "workflows" / "consistency-check.yml", tmp_path / name, REPO,
+        inputs={"candidate_artifact": "engine-outputs", "candidate_path": "candidates", "groups": "tiny",
+                "ci_data_url": str(ci_data), "ci_data_ref": commit,
+                "thresholds": "thresholds/consistency_threshold.json", "platform": "",
+                "gt_gen_repository": "sgl-project/gt-gen", "gt_gen_ref": "HEAD"},
+        secrets={"CI_DATA_TOKEN": "ghs_consistency_secret_77"},
+        github={"ref": "refs/pull/1/merge", "sha": "f" * 40, "server_url": "https://github.com",
+                "repository": "sgl-project/sglang", "run_id": "9"},
+        repo_map={"sgl-project/gt-gen": str(REPO)})
+    shutil.copytree(candidates, runner.artifacts / "engine-outputs")
+    runner.run()
+    return runner
+
+
+def test_consistency_gate_workflow_passes_and_fails(tmp_path: Path, tiny_gt: Path, tiny_controls: Path) -> None:
+    from tests.conftest import run_cli
+
+    ci_data = tmp_path / "ci-data.git"
+    gitutil.git("init", "-q", "--bare", str(ci_data))
+    assert run_cli("publish", "--source", str(tiny_gt), "--target", "official_generated", "--repo", str(ci_data),
+                   "--source-ref", "refs/heads/main").returncode == 0
+    commit = gitutil.out("rev-parse", "main", cwd=ci_data)
+
+    good = consistency_run(tmp_path, "good", tiny_gt, ci_data, commit)
+    log = "\n".join(good.log)
+    assert good.results["compare"] == {"result": "success", "outputs": {"passed": "true"}}, log[-4000:]
+    assert "**3/3 passed**" in good.summary.read_text() and commit in good.summary.read_text()
+    assert (good.artifacts / "consistency-results" / "results.json").is_file()
+
+    bad = consistency_run(tmp_path, "bad", tiny_controls / "negative_seed", ci_data, commit)
+    log = "\n".join(bad.log)
+    assert bad.results["compare"] == {"result": "failure", "outputs": {"passed": "false"}}, log[-4000:]
+    uploaded = bad.artifacts / "consistency-results"
+    assert sorted(p.name for p in uploaded.glob("*_diff.png")) == [
+        "tiny_hq_ti2v_diff.png", "tiny_one_stage_t2v_diff.png", "tiny_two_stage_t2v_diff.png"]
+    assert "::error title=gt-gen tiny_one_stage_t2v::failed" in log  # annotations on Actions
+    assert "ghs_consistency_secret_77" not in log + bad.summary.read_text()
+
+
+def test_threshold_audit_workflow(tmp_path: Path) -> None:
+    runner = Runner(REPO / "workflows" / "threshold-audit.yml", tmp_path / "run", REPO,
+                    inputs={}, secrets={}, github={"ref": "refs/heads/main"})  # a scheduled run: no inputs
+    results = runner.run()
+    log = "\n".join(runner.log)
+    assert results["audit"]["result"] == "success", log[-4000:]
+    summary = runner.summary.read_text()
+    assert "## gt-gen threshold audit" in summary and "0 error(s)" in summary
+    assert "ltx_2_3_hq_pipeline" in summary  # every group is covered, not only tiny
+    uploaded = runner.artifacts / "threshold-audit"
+    proposal = json.loads((uploaded / "proposed_thresholds.json").read_text())
+    assert "PROPOSAL" in proposal["_comment"] and "tiny_one_stage_t2v" in proposal["cases"]

@@ -174,7 +174,8 @@ class Runner:
         out_file.write_text("")
         env |= {"GITHUB_OUTPUT": str(out_file), "GITHUB_STEP_SUMMARY": str(self.summary),
                 "GITHUB_WORKSPACE": str(ws), "GITHUB_ACTIONS": "true", "CI": "true"}
-        proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", step["run"]], cwd=ws, env=env,
+        cwd = ws / render(step.get("working-directory", "."), ctx)
+        proc = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", step["run"]], cwd=cwd, env=env,
                               capture_output=True, text=True, timeout=900)
         self.log.append(f"--- {label} (exit {proc.returncode})\n{proc.stdout}{proc.stderr}")
         outputs = {}
@@ -213,8 +214,9 @@ class Runner:
             dest = ws / with_.get("path", ".")
             names = [p.name for p in self.artifacts.iterdir()] if self.artifacts.is_dir() else []
             chosen = [n for n in names if fnmatch.fnmatch(n, with_.get("pattern", with_.get("name", "*")))]
+            single = "name" in with_  # one named artifact lands in `path` itself, as on GitHub
             for n in chosen:
-                shutil.copytree(self.artifacts / n, dest if with_.get("merge-multiple") else dest / n,
+                shutil.copytree(self.artifacts / n, dest if single or with_.get("merge-multiple") else dest / n,
                                 dirs_exist_ok=True)
             return bool(chosen)
         raise AssertionError(f"the harness cannot emulate {action}")
