@@ -9,6 +9,9 @@ from pathlib import Path
 
 from gt_gen.atomic import write_bytes, write_json
 from gt_gen.commands.common import add_selection, select
+from gt_gen.compare import fetch_gt_video
+from gt_gen.errors import NetworkError
+from gt_gen.naming import video_name
 from gt_gen.store.integrity import Verifier
 from gt_gen.store.lookup import locate
 from gt_gen.store.source import Presence
@@ -47,7 +50,15 @@ def run(args: argparse.Namespace) -> int:
             verify(rel, data)
             blobs[posixpath.basename(rel)] = data
             files[posixpath.basename(rel)] = hashlib.sha256(data).hexdigest()
+        video = fetch_gt_video(source, found.folder, case, verify) if case.modality == "video" else None
+        if video is not None:  # published beside the key frames: whole-video compares need it
+            blobs[video_name(case)] = video
+            files[video_name(case)] = hashlib.sha256(video).hexdigest()
         record["cases"][case.id] = {"status": "present", "folder": found.folder, "files": files}
+    unknown = [c for c, e in record["cases"].items() if e["status"] == "unknown"]
+    if len(unknown) == len(cases):  # nothing could be asked: a network fault, not a result
+        raise NetworkError(f"GT source {source.description} unreachable at {source.commit}: "
+                           f"{record['cases'][unknown[0]]['detail']}; nothing written, rerun later")
     for name, data in blobs.items():  # written only once everything verified
         write_bytes(out / name, data)
     write_json(out / "fetch.json", record)

@@ -35,6 +35,7 @@ class HttpSource:
                              f"{commit!r} (branches move; resolve it with git first)")
         self.base = base_url.rstrip("/")
         self.commit = commit
+        self.last_error = ""  # the last probe that ended unknown, for one-line reports
         self.description = redact(f"http:{self.base}")
         self.cache = cache
         self.timeout = timeout
@@ -95,7 +96,8 @@ class HttpSource:
                 return Presence.MISSING if known == MISSING else Presence.PRESENT
         try:
             outcome = self._retry(lambda: self._probe_once(self.url(relpath)))
-        except RetriesExhausted:
+        except RetriesExhausted as exc:
+            self.last_error = redact(f"{len(exc.reasons)} attempts: {exc.reasons[-1]}")
             return Presence.UNKNOWN
         if outcome is Presence.MISSING and self.cache is not None:
             self.cache.put(self.base, self.commit, relpath, None)  # immutable at a commit

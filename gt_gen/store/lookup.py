@@ -72,18 +72,24 @@ def candidate_folders(source: GtSource, case: Case, platform: str | None) -> lis
     return out
 
 
+def _why(source: GtSource) -> str:
+    """The source's last network failure, when it keeps one (the HTTP source does)."""
+    err = getattr(source, "last_error", "")
+    return f" ({err})" if err else " (network trouble)"
+
+
 def locate(source: GtSource, case: Case, platform: str | None = None) -> LookupResult:
     """Find the folder holding every GT file of ``case``."""
     folders = candidate_folders(source, case, platform)
     if folders is Presence.UNKNOWN:
-        return LookupResult(Presence.UNKNOWN, detail="case_map.json could not be probed")
+        return LookupResult(Presence.UNKNOWN, detail="case_map.json could not be probed" + _why(source))
     for fold in [*folders, ""]:
         found = _files_in(source, fold, case)
         if found is Presence.UNKNOWN:
             # A folder earlier in the order might hold the GT: falling through to a later
             # one would compare against the wrong GT, so the answer is unknown.
             return LookupResult(Presence.UNKNOWN, folder=fold or ".",
-                                detail="GT files could not be probed (network trouble)")
+                                detail="GT files could not be probed" + _why(source))
         if found is not Presence.MISSING:
             return LookupResult(Presence.PRESENT, folder=fold or ".", files=found)
     return LookupResult(Presence.MISSING, detail=f"none of {expected_outputs(case)} found")

@@ -211,6 +211,7 @@ def test_fetch_over_raw_http_at_the_published_commit(tiny_gt: Path, tmp_path: Pa
         out = tmp_path / "fetched"
         proc = run_cli("fetch", "--group", "tiny", "--source", srv.base, "--ref", commit, "--out", str(out))
         assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert (out / "tiny_one_stage_t2v_1gpu.mp4").read_bytes() == (tiny_gt / "tiny_one_stage_t2v_1gpu.mp4").read_bytes()
         cmp = run_cli("compare", "--group", "tiny", "--gt", srv.base, "--ref", commit, "--candidate", str(tiny_gt),
                       "--out", str(tmp_path / "cmp"), "--clip-model", "none")
         assert cmp.returncode == 0, cmp.stdout + cmp.stderr
@@ -265,3 +266,35 @@ def test_whole_video_gate_without_gt_video_is_an_error_not_a_pass(tiny_gt: Path,
     assert gated.returncode == 1
     statuses = {c["status"] for c in json.loads((tmp_path / "b" / "results.json").read_text())["cases"]}
     assert statuses == {"error"}
+
+
+def test_fetch_network_faults_partial_and_total(tiny_gt: Path, tmp_path: Path) -> None:
+    """One case's GT behind 503s: recorded unknown (with the reason), exit 1. The whole server
+    failing: one line, exit 2, nothing written."""
+    from tests.store.loopback import Loopback
+
+    repo = bare(tmp_path)
+    assert run_cli("publish", "--source", str(tiny_gt), "--target", "official_generated", "--repo", str(repo),
+                   "--source-ref", "refs/heads/main").returncode == 0
+    commit = head(repo)
+    srv = Loopback()
+    gt_dir = f"/{commit}/diffusion-ci/consistency_gt/official_generated"
+    try:
+        for path in gitutil.out("ls-tree", "-r", "--name-only", commit, cwd=repo).splitlines():
+            srv.script.files[f"/{commit}/{path}"] = gitutil.git("show", f"{commit}:{path}", cwd=repo).stdout
+        srv.script.steps[f"{gt_dir}/tiny_hq_ti2v_1gpu_frame_mid.png"] = ["status:503"]
+        out = tmp_path / "partial"
+        part = run_cli("fetch", "--group", "tiny", "--source", srv.base, "--ref", commit, "--out", str(out),
+                       env={"GT_GEN_CACHE": str(tmp_path / "c1")})
+        assert part.returncode == 1, part.stdout + part.stderr
+        rec = json.loads((out / "fetch.json").read_text())["cases"]
+        assert rec["tiny_hq_ti2v"]["status"] == "unknown" and "HTTP 503" in rec["tiny_hq_ti2v"]["detail"]
+        assert rec["tiny_one_stage_t2v"]["status"] == "present"
+        assert not (out / "tiny_hq_ti2v_1gpu_frame_0.png").exists()  # unknown is never half-fetched
+        srv.script.steps[f"{gt_dir}/case_map.json"] = ["status:503"]
+        down = run_cli("fetch", "--group", "tiny", "--source", srv.base, "--ref", commit, "--out",
+                       str(tmp_path / "down"), env={"GT_GEN_CACHE": str(tmp_path / "c2")})
+        assert down.returncode == 2 and down.stderr.count("\n") == 1 and "unreachable" in down.stderr
+        assert not (tmp_path / "down").exists()
+    finally:
+        srv.close()
