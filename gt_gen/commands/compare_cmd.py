@@ -137,6 +137,13 @@ def run(args: argparse.Namespace) -> int:
                 images[f"frames/{case.id}.png"] = png
         results.append(res)
 
+    if results and all(r.status == "unknown_gt" for r in results):
+        from gt_gen.errors import NetworkError
+
+        # Nothing could be asked of the GT source: an infrastructure fault, not a verdict on
+        # the engine. Exit 2 (not 1) so CI tells it apart from a regression; nothing written.
+        raise NetworkError(f"GT source {redact(source.description)} unreachable: {results[0].message}; "
+                           "no case was compared, nothing written, rerun later")
     meta = {"tool": "gt-gen", "version": __version__,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "gt_source": redact(source.description), "gt_commit": source.commit,

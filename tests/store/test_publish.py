@@ -291,10 +291,20 @@ def test_fetch_network_faults_partial_and_total(tiny_gt: Path, tmp_path: Path) -
         assert rec["tiny_hq_ti2v"]["status"] == "unknown" and "HTTP 503" in rec["tiny_hq_ti2v"]["detail"]
         assert rec["tiny_one_stage_t2v"]["status"] == "present"
         assert not (out / "tiny_hq_ti2v_1gpu_frame_0.png").exists()  # unknown is never half-fetched
+        cmp = run_cli("compare", "--group", "tiny", "--gt", srv.base, "--ref", commit, "--candidate", str(tiny_gt),
+                      "--out", str(tmp_path / "cmp"), "--clip-model", "none", env={"GT_GEN_CACHE": str(tmp_path / "c3")})
+        assert cmp.returncode == 1  # unknown GT is never a pass
+        st = {c["case_id"]: c["status"] for c in json.loads((tmp_path / "cmp" / "results.json").read_text())["cases"]}
+        assert st == {"tiny_one_stage_t2v": "passed", "tiny_two_stage_t2v": "passed", "tiny_hq_ti2v": "unknown_gt"}
         srv.script.steps[f"{gt_dir}/case_map.json"] = ["status:503"]
         down = run_cli("fetch", "--group", "tiny", "--source", srv.base, "--ref", commit, "--out",
                        str(tmp_path / "down"), env={"GT_GEN_CACHE": str(tmp_path / "c2")})
         assert down.returncode == 2 and down.stderr.count("\n") == 1 and "unreachable" in down.stderr
         assert not (tmp_path / "down").exists()
+        cmp_down = run_cli("compare", "--group", "tiny", "--gt", srv.base, "--ref", commit, "--candidate",
+                           str(tiny_gt), "--out", str(tmp_path / "cmp-down"), "--clip-model", "none",
+                           env={"GT_GEN_CACHE": str(tmp_path / "c4")})
+        assert cmp_down.returncode == 2 and "unreachable" in cmp_down.stderr  # infrastructure, not a regression
+        assert not (tmp_path / "cmp-down").exists()
     finally:
         srv.close()
