@@ -8,7 +8,7 @@ from pathlib import Path
 from gt_gen.atomic import write_bytes, write_json
 from gt_gen.commands.common import add_selection, select
 from gt_gen.engine.sglang_client import ClientOptions, JobError, SglangClient
-from gt_gen.errors import GtGenError, InputFileError
+from gt_gen.errors import GtGenError, InputFileError, NetworkError
 from gt_gen.naming import image_names, video_name
 
 
@@ -59,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
             record["cases"][case.id] = {"status": "ok", "file": path.name}
             print(f"{case.id}: ok -> {path}")
         except (JobError, GtGenError) as exc:
+            if isinstance(exc, NetworkError) and not record["cases"]:
+                # The first request already found no server: nothing to record per case.
+                raise NetworkError(f"{exc.one_line()}; no case was asked, nothing written "
+                                   "(is the server up?)") from None
             failed += 1
             msg = exc.one_line() if isinstance(exc, GtGenError) else str(exc)
             record["cases"][case.id] = {"status": "failed", "error": msg}

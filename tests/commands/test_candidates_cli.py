@@ -107,3 +107,10 @@ def test_unreachable_server_is_a_network_error() -> None:
     client = SglangClient("http://127.0.0.1:9", ClientOptions(timeout=0.2, attempts=2, backoff=0.0))
     with pytest.raises(NetworkError, match="unreachable"):
         client.image(load_registry().get("ltx_2_two_stage_t2v"))
+
+
+def test_no_server_at_all_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "cands"
+    proc = run_cli("candidates", "--server", "http://127.0.0.1:9", "--group", "tiny", "--out", str(out))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "unreachable" in proc.stderr
+    assert "is the server up" in proc.stderr and not out.exists()
