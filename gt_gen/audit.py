@@ -122,16 +122,15 @@ def run_audit(cases: list[Case], thresholds: Thresholds, *, controls: dict[str, 
                                         f"worst of last {len(obs)} run(s) {w:.4g} vs gate {gate.value:g} "
                                         f"(spread {spread:.3g})" + (" — the gate failed in recorded runs" if sev == "warning" else ""),
                                         m, {"worst": w, "spread": spread, "runs": len(obs), "gate": gate.value}))
-            negs = [_num((ctl.get(n) or {}).get(m)) for n in ("negative_seed", "negative_prompt")]
-            negs = [v for v in negs if v is not None]
+            negs = [v for n in ("negative_seed", "negative_prompt")
+                    if (v := _num((ctl.get(n) or {}).get(m))) is not None]
             neg = (max(negs) if HIGHER_IS_BETTER[m] else min(negs)) if negs else None  # most similar
             if neg is not None and gate.passes(neg):
                 findings.append(Finding(case.id, "can_fail", "error",
                                         f"gate {gate.value:g} passes the negative control ({neg:.4g}): "
                                         "this gate cannot catch a wrong seed or prompt", m,
                                         {"negative": neg, "gate": gate.value}))
-            fl = [_num((ctl.get(n) or {}).get(m)) for n in floors]
-            fl = [v for v in fl if v is not None]
+            fl = [v for n in floors if (v := _num((ctl.get(n) or {}).get(m))) is not None]
             floor = _worst(fl, m) if fl else None
             if floor is not None:
                 margin = FLAKE_MARGIN[m]

@@ -144,8 +144,8 @@ def evaluate_case(case: Case, gt: dict[str, np.ndarray], cand: dict[str, np.ndar
             all_ok &= passed[m] is not False
         res.frames.append(FrameResult(frame=key, index=None, metrics=metrics, passed=passed))
     res.worst = {m: _worst([f.metrics.get(m) for f in res.frames], m) for m in METRICS}
-    failing = [f"{m} {res.worst[m]:.4g} {'<' if HIGHER_IS_BETTER[m] else '>'} {gates[m].value:g}"
-               for m in METRICS if res.worst[m] is not None and not gates[m].passes(res.worst[m])]
+    failing = [f"{m} {w:.4g} {'<' if HIGHER_IS_BETTER[m] else '>'} {gates[m].value:g}"
+               for m in METRICS if (w := res.worst[m]) is not None and not gates[m].passes(w)]
     if not all_ok:
         res.status = "failed"
         res.message = "gate failed: " + ", ".join(failing)

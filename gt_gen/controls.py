@@ -54,12 +54,13 @@ def _frames(folder: Path, case: Case) -> dict[str, Any] | None:
 def score(ref: dict, other: dict, clip: ClipScorer) -> dict[str, float | None]:
     """Worst value of each metric over the key frames (the gate's view of a run)."""
     keys = sorted(ref)
-    vals = compute_pair_metrics([ref[k] for k in keys], [other[k] for k in keys])
+    vals: list[dict[str, float | None]] = [
+        dict(v) for v in compute_pair_metrics([ref[k] for k in keys], [other[k] for k in keys])]
     for k, v in zip(keys, vals):
         v["clip"] = clip.score(ref[k], other[k])
     out: dict[str, float | None] = {}
     for m in METRICS:
-        xs = [v[m] for v in vals if v.get(m) is not None]
+        xs = [x for v in vals if (x := v.get(m)) is not None]
         out[m] = (min(xs) if HIGHER_IS_BETTER[m] else max(xs)) if xs else None
     return out
 

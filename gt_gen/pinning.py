@@ -65,7 +65,8 @@ def wanted(cases: list[Case]) -> dict[tuple[str, str], str]:
 def rewrite(text: str, pins: dict[tuple[str, str], str]) -> tuple[str, int]:
     """``text`` with the ``[case.model]`` revision lines of ``pins`` replaced; and the count."""
     lines = text.splitlines(keepends=True)
-    case_id, table, done = None, "", 0
+    case_id: str | None = None
+    table, done = "", 0
     for i, line in enumerate(lines):
         body = line.rstrip("\r\n")
         if (m := _TABLE.match(body)):
@@ -75,7 +76,8 @@ def rewrite(text: str, pins: dict[tuple[str, str], str]) -> tuple[str, int]:
             continue
         if table == "case" and (m := _ID.match(body)):
             case_id = m.group("id")
-        elif table == "case.model" and (m := _REV.match(body)) and (case_id, m.group("key")) in pins:
+        elif table == "case.model" and case_id is not None and (m := _REV.match(body)) \
+                and (case_id, m.group("key")) in pins:
             sha = pins[(case_id, m.group("key"))]
             lines[i] = f'{m.group("head")}"{sha}"{m.group("tail")}' + line[len(body):]
             done += 1

@@ -22,7 +22,8 @@ from gt_gen.metrics.fast import engine_name
 from gt_gen.metrics.clip import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_REVISION, ClipScorer
 from gt_gen.naming import video_name
 from gt_gen.redact import redact
-from gt_gen.reports import annotations, junit, markdown, sidebyside
+from gt_gen.reports import annotations as gh_annotations
+from gt_gen.reports import junit, markdown, sidebyside
 from gt_gen.results import CaseResult, Results, write_results
 from gt_gen.video_decode import describe
 from gt_gen.thresholds import load_thresholds
@@ -169,8 +170,8 @@ def run(args: argparse.Namespace) -> int:
     if summary_file:
         with open(summary_file, "a", encoding="utf-8") as fh:
             fh.write(md)
-    if annotations.on_actions():
-        for line in annotations.lines(res_all):
+    if gh_annotations.on_actions():
+        for line in gh_annotations.lines(res_all):
             print(line)
     if args.history:
         from gt_gen.history import record_results

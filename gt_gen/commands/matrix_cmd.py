@@ -95,7 +95,7 @@ def pack(cases: list[Case], max_jobs: int) -> list[dict]:
                             "group": ",".join(sorted({c.group for c in s})), "runner": runner,
                             "gpus": max(c.gpus for c in s),
                             "estimated_minutes": sum(c.estimated_minutes for c in s)})
-    assert sum(len(e["cases"].split()) for e in entries) == len(cases), total
+    assert sum(len(str(e["cases"]).split()) for e in entries) == len(cases), total
     return entries
 
 

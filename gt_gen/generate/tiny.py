@@ -21,6 +21,7 @@ import math
 import os
 import shutil
 import tempfile
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def _init_(module: torch.nn.Module, gen: torch.Generator) -> None:
                 tensor.copy_(1.0 + 0.1 * torch.randn(tensor.shape, generator=gen))
 
 
-def _materialise(configurator: type, config: dict, gen: torch.Generator) -> torch.nn.Module:
+def _materialise(configurator: Any, config: dict, gen: torch.Generator) -> torch.nn.Module:
     with torch.device("meta"):
         model = configurator.from_config(config)
     model = model.to_empty(device="cpu")

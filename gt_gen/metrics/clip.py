@@ -9,6 +9,7 @@ tests) can stand in for the hub id.
 from __future__ import annotations
 
 import os
+from typing import Any
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +42,7 @@ class ClipScorer:
             from transformers import CLIPImageProcessor, CLIPModel
 
             offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
-            kwargs = {"revision": revision, "local_files_only": offline or os.path.isdir(model)}
+            kwargs: dict[str, Any] = {"revision": revision, "local_files_only": offline or os.path.isdir(model)}
             self._processor = CLIPImageProcessor.from_pretrained(model, **kwargs)
             self._model = CLIPModel.from_pretrained(model, **kwargs).to(device).eval()
             self.status.available = True

@@ -69,7 +69,7 @@ def to_tensor(frames: np.ndarray, device: str | torch.device = "cpu") -> torch.T
 
 
 try:  # the C kernel (setup.py builds it when a compiler is there)
-    from gt_gen.metrics import _fastssim as _native
+    from gt_gen.metrics import _fastssim as _native  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - depends on the install
     _native = None
 
@@ -121,7 +121,9 @@ def batch_metrics(gts: np.ndarray, cands: np.ndarray, *, device: str = "cpu",
     for start in range(0, len(gts), chunk):
         g = to_tensor(gts[start:start + chunk], device)
         c = to_tensor(cands[start:start + chunk], device)
-        out.extend(_rows(*_sums(g, c), g[0].numel()))
+        ssim, sq, ab = _sums(g, c)
+        assert ssim is not None
+        out.extend(_rows(ssim, sq, ab, g[0].numel()))
     return out
 
 
@@ -185,7 +187,8 @@ def _cuda_metrics(gts: np.ndarray, cands: np.ndarray, device: str, chunk: int) -
     return _rows(ssim, sq, ab, gts[0].size)
 
 
-def _sums(g: torch.Tensor, c: torch.Tensor, ssim_done: bool = False):
+def _sums(g: torch.Tensor, c: torch.Tensor,
+          ssim_done: bool = False) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
     """SSIM per frame (unless done elsewhere) and exact int64 sums of d² and |d|."""
     ssim = None if ssim_done else ssim_batch(g, c)
     d = g.to(torch.int32) - c.to(torch.int32)

@@ -64,7 +64,7 @@ def candidate_folders(source: GtSource, case: Case, platform: str | None) -> lis
                 if not case.is_official:
                     continue
                 cmap = _case_map(source, fold)
-                if cmap is Presence.UNKNOWN:
+                if isinstance(cmap, Presence):
                     return Presence.UNKNOWN
                 if not cmap or case.id not in cmap:
                     continue
@@ -81,7 +81,7 @@ def _why(source: GtSource) -> str:
 def locate(source: GtSource, case: Case, platform: str | None = None) -> LookupResult:
     """Find the folder holding every GT file of ``case``."""
     folders = candidate_folders(source, case, platform)
-    if folders is Presence.UNKNOWN:
+    if isinstance(folders, Presence):
         return LookupResult(Presence.UNKNOWN, detail="case_map.json could not be probed" + _why(source))
     for fold in [*folders, ""]:
         found = _files_in(source, fold, case)
@@ -90,6 +90,6 @@ def locate(source: GtSource, case: Case, platform: str | None = None) -> LookupR
             # one would compare against the wrong GT, so the answer is unknown.
             return LookupResult(Presence.UNKNOWN, folder=fold or ".",
                                 detail="GT files could not be probed" + _why(source))
-        if found is not Presence.MISSING:
+        if isinstance(found, dict):
             return LookupResult(Presence.PRESENT, folder=fold or ".", files=found)
     return LookupResult(Presence.MISSING, detail=f"none of {expected_outputs(case)} found")

@@ -28,8 +28,9 @@ class GtSource(Protocol):
 
     #: Human-readable, credential-free description (recorded in results).
     description: str
-    #: The commit the source is pinned to, or None for a plain directory.
-    commit: str | None
+    @property
+    def commit(self) -> str | None:
+        """The commit the source is pinned to, or None for a plain directory."""
 
     def probe(self, relpath: str) -> Presence: ...
 
