@@ -22,7 +22,7 @@ from typing import Any
 
 from gt_gen.cases import Case
 from gt_gen.errors import ConfigError, UsageError
-from gt_gen.thresholds import HIGHER_IS_BETTER, METRICS, Thresholds
+from gt_gen.thresholds import HIGHER_IS_BETTER, METRICS, Thresholds, best, worst
 
 SEVERITY = {"error": 3, "warning": 2, "info": 1}
 FLAKE_MARGIN = {"ssim": 0.005, "psnr": 1.0, "mean_abs_diff": 0.5, "clip": 0.005}
@@ -60,19 +60,15 @@ def _num(x: Any) -> float | None:
     return float(x) if not isinstance(x, str) else float(x)
 
 
-def _worst(values: list[float], metric: str) -> float:
-    return min(values) if HIGHER_IS_BETTER[metric] else max(values)
-
-
-def suggest(metric: str, worst: float) -> float:
+def suggest(metric: str, observed: float) -> float:
     """The stated rule, before the negative-control bound."""
     if metric == "ssim":
-        return min(worst - 0.04, 0.95)
+        return min(observed - 0.04, 0.95)
     if metric == "psnr":
-        return min(worst - 3.0, 30.0)
+        return min(observed - 3.0, 30.0)
     if metric == "mean_abs_diff":
-        return max(worst + 3.0, 4.0)
-    return min(worst - 0.02, 0.98)
+        return max(observed + 3.0, 4.0)
+    return min(observed - 0.02, 0.98)
 
 
 def load_controls(path: Path) -> dict[str, Any]:
@@ -114,8 +110,8 @@ def run_audit(cases: list[Case], thresholds: Thresholds, *, controls: dict[str, 
         for m in METRICS:
             gate = gates[m]
             obs = history.observations(history_db, case.id, m, last=last, platform=platform) if history_db else []
-            if obs:
-                w = _worst(obs, m)
+            w = worst(obs, m)
+            if w is not None:
                 spread = max(obs) - min(obs) if all(map(math.isfinite, obs)) else math.inf
                 sev = "warning" if not gate.passes(w) else "info"
                 findings.append(Finding(case.id, "headroom", sev,
@@ -124,14 +120,14 @@ def run_audit(cases: list[Case], thresholds: Thresholds, *, controls: dict[str, 
                                         m, {"worst": w, "spread": spread, "runs": len(obs), "gate": gate.value}))
             negs = [v for n in ("negative_seed", "negative_prompt")
                     if (v := _num((ctl.get(n) or {}).get(m))) is not None]
-            neg = (max(negs) if HIGHER_IS_BETTER[m] else min(negs)) if negs else None  # most similar
+            neg = best(negs, m)  # the most similar negative control is the one a gate must fail
             if neg is not None and gate.passes(neg):
                 findings.append(Finding(case.id, "can_fail", "error",
                                         f"gate {gate.value:g} passes the negative control ({neg:.4g}): "
                                         "this gate cannot catch a wrong seed or prompt", m,
                                         {"negative": neg, "gate": gate.value}))
             fl = [v for n in floors if (v := _num((ctl.get(n) or {}).get(m))) is not None]
-            floor = _worst(fl, m) if fl else None
+            floor = worst(fl, m)
             if floor is not None:
                 margin = FLAKE_MARGIN[m]
                 stressed = floor - margin if HIGHER_IS_BETTER[m] else floor + margin
@@ -140,9 +136,9 @@ def run_audit(cases: list[Case], thresholds: Thresholds, *, controls: dict[str, 
                                             f"gate {gate.value:g} is within {margin:g} of (or beyond) the "
                                             f"noise floor {floor:.4g}: an unchanged engine will fail it", m,
                                             {"noise_floor": floor, "gate": gate.value}))
-            basis = obs + fl
-            if basis:
-                s = suggest(m, _worst(basis, m))
+            basis = worst([*obs, *fl], m)
+            if basis is not None:
+                s = suggest(m, basis)
                 if neg is not None:
                     bound = neg + SEPARATION[m] if HIGHER_IS_BETTER[m] else neg - SEPARATION[m]
                     s = max(s, bound) if HIGHER_IS_BETTER[m] else min(s, bound)

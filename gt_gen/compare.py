@@ -23,7 +23,7 @@ from gt_gen.naming import image_names, key_frame_names, video_name
 from gt_gen.results import CaseResult, FrameResult
 from gt_gen.store.lookup import locate
 from gt_gen.store.source import GtSource, Presence
-from gt_gen.thresholds import HIGHER_IS_BETTER, METRICS, Thresholds
+from gt_gen.thresholds import HIGHER_IS_BETTER, METRICS, Thresholds, worst
 
 
 @dataclass
@@ -110,13 +110,6 @@ def load_candidate_frames(path: Path, case: Case) -> dict[str, np.ndarray]:
     return {"first": fr.read_image(path)}
 
 
-def _worst(values: list[float | None], metric: str) -> float | None:
-    vals = [v for v in values if v is not None]
-    if not vals:
-        return None
-    return min(vals) if HIGHER_IS_BETTER[metric] else max(vals)
-
-
 def evaluate_case(case: Case, gt: dict[str, np.ndarray], cand: dict[str, np.ndarray],
                   thresholds: Thresholds, opts: CompareOptions, clip: ClipScorer) -> CaseResult:
     """Metrics of every key frame and the verdict of every gate."""
@@ -143,7 +136,7 @@ def evaluate_case(case: Case, gt: dict[str, np.ndarray], cand: dict[str, np.ndar
             passed[m] = None if val is None else gates[m].passes(val)
             all_ok &= passed[m] is not False
         res.frames.append(FrameResult(frame=key, index=None, metrics=metrics, passed=passed))
-    res.worst = {m: _worst([f.metrics.get(m) for f in res.frames], m) for m in METRICS}
+    res.worst = {m: worst([f.metrics.get(m) for f in res.frames], m) for m in METRICS}
     failing = [f"{m} {w:.4g} {'<' if HIGHER_IS_BETTER[m] else '>'} {gates[m].value:g}"
                for m in METRICS if (w := res.worst[m]) is not None and not gates[m].passes(w)]
     if not all_ok:

@@ -29,7 +29,7 @@ from gt_gen.metrics import compute_pair_metrics
 from gt_gen.metrics.clip import ClipScorer
 from gt_gen.naming import key_frame_names
 from gt_gen.results import encode_tree
-from gt_gen.thresholds import HIGHER_IS_BETTER, METRICS
+from gt_gen.thresholds import METRICS, worst
 
 SCHEMA_VERSION = 1
 UNRELATED_PROMPT = "a plain grey concrete wall, static shot, flat light, nothing moves"
@@ -58,11 +58,7 @@ def score(ref: dict, other: dict, clip: ClipScorer) -> dict[str, float | None]:
         dict(v) for v in compute_pair_metrics([ref[k] for k in keys], [other[k] for k in keys])]
     for k, v in zip(keys, vals):
         v["clip"] = clip.score(ref[k], other[k])
-    out: dict[str, float | None] = {}
-    for m in METRICS:
-        xs = [x for v in vals if (x := v.get(m)) is not None]
-        out[m] = (min(xs) if HIGHER_IS_BETTER[m] else max(xs)) if xs else None
-    return out
+    return {m: worst([v.get(m) for v in vals], m) for m in METRICS}
 
 
 def run_controls(cases: list[Case], out: Path, *, device: str = "cpu", second_device: str | None = None,

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import subprocess
 from pathlib import Path
 
 from gt_gen.errors import GitError
 from gt_gen.redact import redact
+
+#: A full git commit id. ci-data refs and hub revisions alike (the hub is git) are pinned
+#: only by this; a branch or tag name moves.
+COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 
 GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
 IDENTITY = ["-c", "user.name=gt-gen", "-c", "user.email=gt-gen@users.noreply.github.com",

@@ -17,9 +17,9 @@ from pathlib import Path
 from gt_gen.atomic import write_bytes
 from gt_gen.cases import Case, parse_case
 from gt_gen.errors import ConfigError, NetworkError
+from gt_gen.gitutil import COMMIT_RE
 from gt_gen.redact import redact
 
-COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 _ID = re.compile(r'^\s*id\s*=\s*"(?P<id>[^"]*)"\s*$')
 _TABLE = re.compile(r"^\s*\[\[?\s*(?P<name>[A-Za-z0-9_.]+)\s*\]\]?\s*$")
 _REV = re.compile(r'^(?P<head>\s*(?P<key>revision|text_encoder_revision)\s*=\s*)"(?P<val>[^"]*)"(?P<tail>\s*(#.*)?)$')

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,23 @@ CASE_KEYS = tuple(f"{m}_threshold" for m in METRICS)
 AUDIO_CASE_KEYS = ("audio_spectral_similarity_threshold", "audio_waveform_correlation_threshold",
                    "audio_rms_db_diff_threshold", "audio_duration_diff_threshold")
 DEFAULT_THRESHOLDS_FILE = Path(__file__).resolve().parent.parent / "thresholds" / "consistency_threshold.json"
+
+
+def worst(values: Iterable[float | None], metric: str) -> float | None:
+    """The value nearest to failing ``metric``'s gate (the lowest, or for MAD the highest);
+    ``None`` entries (not evaluated) are ignored, and nothing left gives ``None``."""
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None
+    return min(vals) if HIGHER_IS_BETTER[metric] else max(vals)
+
+
+def best(values: Iterable[float | None], metric: str) -> float | None:
+    """The value furthest from failing ``metric``'s gate; the mirror of :func:`worst`."""
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None
+    return max(vals) if HIGHER_IS_BETTER[metric] else min(vals)
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from gt_gen.cases import Case
 from gt_gen.errors import ConfigError, WeightsError
+from gt_gen.gitutil import COMMIT_RE
 from gt_gen.redact import redact
 
-COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass(frozen=True)

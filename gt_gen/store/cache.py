@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 
 from gt_gen.atomic import write_bytes
+from gt_gen.gitutil import COMMIT_RE
 
-COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 MISSING = "missing"
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from gt_gen import gitutil
 from gt_gen.errors import GitError, MissingFileError
+from gt_gen.gitutil import COMMIT_RE
 from gt_gen.redact import redact
-from gt_gen.store.cache import COMMIT_RE
 from gt_gen.store.source import Presence, safe_relpath
 
 

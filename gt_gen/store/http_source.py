@@ -15,9 +15,10 @@ from collections.abc import Callable
 import requests
 
 from gt_gen.errors import MissingFileError, NetworkError, UsageError
+from gt_gen.gitutil import COMMIT_RE
 from gt_gen.redact import redact
 from gt_gen.retry import Retryable, RetriesExhausted, parse_retry_after, retry
-from gt_gen.store.cache import COMMIT_RE, MISSING, BlobCache
+from gt_gen.store.cache import MISSING, BlobCache
 from gt_gen.store.source import Presence, safe_relpath
 
 HEAD_REFUSED = (403, 405, 501)
