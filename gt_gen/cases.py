@@ -306,18 +306,24 @@ class Registry:
         raise UnknownCaseError(f"unknown case id {case_id!r}; `gt-gen cases list` shows the "
                                "known ids", case_id=case_id)
 
-    def select(self, *, group: str | None = None, ids: list[str] | tuple[str, ...] = ()) -> list[Case]:
-        """Cases of ``group`` (``all`` or None for every group), narrowed to ``ids`` if given."""
-        if group not in (None, "all") and group not in self.groups:
-            raise UnknownCaseError(f"unknown group {group!r}; known groups: {list(self.groups)}")
-        pool = [c for c in self.cases if group in (None, "all") or c.group == group]
+    def select(self, *, group: str | list[str] | None = None,
+               ids: list[str] | tuple[str, ...] = ()) -> list[Case]:
+        """Cases of ``group`` (``all`` or None for every group; a list for their union, in
+        registry order), narrowed to ``ids`` (each once) if given."""
+        groups = [group] if isinstance(group, str) or group is None else list(group)
+        everything = any(g in (None, "all") for g in groups)
+        for g in groups:
+            if g not in (None, "all") and g not in self.groups:
+                raise UnknownCaseError(f"unknown group {g!r}; known groups: {list(self.groups)}")
+        pool = [c for c in self.cases if everything or c.group in groups]
         if ids:
             for case_id in ids:
                 validate_case_id(case_id)
-            chosen = [self.get(i) for i in ids]
+            chosen = [self.get(i) for i in dict.fromkeys(ids)]
             outside = [c.id for c in chosen if c not in pool]
             if outside:
-                raise UnknownCaseError(f"case(s) {outside} are not in group {group!r}")
+                where = f"group {group!r}" if isinstance(group, str) else str(groups)
+                raise UnknownCaseError(f"case(s) {outside} are not in {where}")
             return chosen
         return pool
 

@@ -8,7 +8,6 @@ unavailable CLIP model leaves the CLIP gate *not evaluated* (``None``), never pa
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +20,9 @@ from gt_gen.metrics import compute_pair_metrics
 from gt_gen.metrics.clip import ClipScorer
 from gt_gen.naming import image_names, key_frame_names, video_name
 from gt_gen.results import CaseResult, FrameResult
+from gt_gen.store.integrity import Verifier
 from gt_gen.store.lookup import locate
-from gt_gen.store.source import GtSource, Presence
+from gt_gen.store.source import Presence
 from gt_gen.thresholds import HIGHER_IS_BETTER, METRICS, Thresholds, worst
 
 
@@ -40,9 +40,11 @@ class CompareOptions:
     integrity: dict[str, str] = field(default_factory=dict)
 
 
-def load_gt_frames(source: GtSource, case: Case, platform: str | None,
-                   verify=None) -> tuple[CaseResult | None, dict[str, np.ndarray], str | None, dict[str, str]]:
-    """GT key frames of ``case`` (or a CaseResult explaining why there are none)."""
+def load_gt_frames(reader: Verifier, case: Case, platform: str | None
+                   ) -> tuple[CaseResult | None, dict[str, np.ndarray], str | None, dict[str, str]]:
+    """GT key frames of ``case``, read through ``reader`` (so checked against the manifest),
+    or a CaseResult explaining why there are none."""
+    source = reader.source
     found = locate(source, case, platform)
     if found.status is Presence.MISSING:
         return CaseResult(case.id, case.modality, "missing_gt",
@@ -54,25 +56,8 @@ def load_gt_frames(source: GtSource, case: Case, platform: str | None,
     assert found.files is not None
     out: dict[str, np.ndarray] = {}
     for key, rel in found.files.items():
-        data = source.read_bytes(rel)
-        if verify is not None:
-            verify(rel, data)
-        out[key] = fr.decode_image(data, rel)
+        out[key] = fr.decode_image(reader.read(rel), rel)
     return None, out, found.folder, dict(found.files)
-
-
-def fetch_gt_video(source: GtSource, folder: str | None, case: Case, verify=None) -> bytes | None:
-    """The GT mp4 of ``case`` beside its key frames, from any source (verified), or None.
-
-    Publishing puts it there (listed in the manifest), so whole-video compares work from a
-    pinned ci-data commit, not only from a local generate folder."""
-    rel = posixpath.join(folder, video_name(case)) if folder else video_name(case)
-    if source.probe(rel) is not Presence.PRESENT:
-        return None
-    data = source.read_bytes(rel)
-    if verify is not None:
-        verify(rel, data)
-    return data
 
 
 def find_candidate(candidate: Path, case: Case, single: bool) -> Path | None:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import shutil
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -14,52 +11,18 @@ import pytest
 from gt_gen.cases import load_registry
 from gt_gen.pinning import rewrite, wanted
 from tests.conftest import REPO, run_cli
+from tests.hub_server import Hub
 
 TOKEN = "hf_PinTestToken0123456789"
 SHAS = {"Lightricks/LTX-2": "1" * 40, "Lightricks/LTX-2.3": "2" * 40,
         "google/gemma-3-12b-it-qat-q4_0-unquantized": "3" * 40}
 
 
-class Hub:
-    """The one hub endpoint pinning uses: GET /api/models/<repo>/revision/<rev>."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, str]] = []
-        self.gated: set[str] = set()
-        hub = self
-
-        class H(BaseHTTPRequestHandler):
-            def log_message(self, *a) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                hub.seen.append((self.path, self.headers.get("authorization", "")))
-                prefix = "/api/models/"
-                repo, _, rev = self.path[len(prefix):].partition("/revision/")
-                if not self.path.startswith(prefix) or repo not in SHAS or repo in hub.gated:
-                    self.send_response(404 if repo not in hub.gated else 401)
-                    self.send_header("Content-Type", "application/json")
-                    self.end_headers()
-                    self.wfile.write(b'{"error": "Repository not found"}')
-                    return
-                body = json.dumps({"id": repo, "modelId": repo, "sha": SHAS[repo], "siblings": []}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-
 @pytest.fixture
 def hub() -> Iterator[Hub]:
-    h = Hub()
-    t = threading.Thread(target=h.server.serve_forever, daemon=True)
-    t.start()
+    h = Hub({repo: (sha, {}) for repo, sha in SHAS.items()})
     yield h
-    h.server.shutdown()
+    h.close()
 
 
 def pin(cases: Path, hub: Hub, *extra: str):
@@ -73,7 +36,7 @@ def test_pin_rewrites_only_revision_lines(cases_dir: Path, hub: Hub) -> None:
     dry = pin(cases_dir, hub, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "would pin" in dry.stdout and (cases_dir / "ltx.toml").read_text() == before
-    hub.seen.clear()
+    hub.log.clear()
     proc = pin(cases_dir, hub)
     assert proc.returncode == 0, proc.stderr
     after = (cases_dir / "ltx.toml").read_text()
@@ -85,8 +48,8 @@ def test_pin_rewrites_only_revision_lines(cases_dir: Path, hub: Hub) -> None:
         assert c.model.revision == SHAS[c.model.repo]
         assert c.model.text_encoder_revision == "3" * 40
     assert all(c.model.revision.startswith("seed-") for c in reg.select(group="tiny"))  # tiny untouched
-    assert len(hub.seen) == 3  # each (repo, revision) asked once
-    assert all(auth == f"Bearer {TOKEN}" for _, auth in hub.seen)
+    assert len(hub.log) == 3  # each (repo, revision) asked once
+    assert all(auth == f"Bearer {TOKEN}" for _, _, auth in hub.log)
     assert TOKEN not in proc.stdout + proc.stderr
     again = pin(cases_dir, hub)
     assert again.returncode == 0 and "nothing to pin" in again.stdout

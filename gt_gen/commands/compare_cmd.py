@@ -25,6 +25,8 @@ from gt_gen.redact import redact
 from gt_gen.reports import annotations as gh_annotations
 from gt_gen.reports import junit, markdown, sidebyside
 from gt_gen.results import CaseResult, Results, write_results
+from gt_gen.store.integrity import Verifier
+from gt_gen.store.lookup import require_reachable, video_relpath
 from gt_gen.video_decode import describe
 from gt_gen.thresholds import load_thresholds
 
@@ -67,8 +69,8 @@ def open_source(args: argparse.Namespace):
     return sources.open_source(args.gt_source, args.gt, args.ref)
 
 
-def whole_video(res: CaseResult, source, gt_folder: str | None, case, cand_path: Path,
-                thresholds, opts: CompareOptions, verify) -> None:
+def whole_video(res: CaseResult, reader: Verifier, gt_folder: str | None, case, cand_path: Path,
+                thresholds, opts: CompareOptions) -> None:
     """Every frame's curves (``--frames all``), the GT mp4 read through the source.
 
     Without both mp4s there are no curves: a note when only key frames gate, but an error
@@ -76,10 +78,8 @@ def whole_video(res: CaseResult, source, gt_folder: str | None, case, cand_path:
     case the user asked to hold to every frame."""
     import tempfile
 
-    from gt_gen.compare import fetch_gt_video
-
-    data = fetch_gt_video(source, gt_folder, case, verify) if cand_path.suffix == ".mp4" else None
-    if data is None:
+    rel = video_relpath(reader.source, gt_folder, case) if cand_path.suffix == ".mp4" else None
+    if rel is None:
         why = ("the candidate is not an mp4" if cand_path.suffix != ".mp4"
                else f"no {video_name(case)} beside the GT key frames")
         if opts.gate_frames == "all":
@@ -90,7 +90,7 @@ def whole_video(res: CaseResult, source, gt_folder: str | None, case, cand_path:
         return
     with tempfile.TemporaryDirectory(prefix="gt-gen-video-") as tmp:
         gt_video = Path(tmp) / video_name(case)
-        gt_video.write_bytes(data)
+        gt_video.write_bytes(reader.read(rel))
         res.curves = all_frame_curves(gt_video, cand_path, opts)
     if opts.gate_frames == "all":
         gate_all_frames(res, thresholds, case)
@@ -100,9 +100,7 @@ def run(args: argparse.Namespace) -> int:
     _, cases = select(args)
     thresholds = load_thresholds(args.thresholds, args.platform)
     source = open_source(args)
-    from gt_gen.store.integrity import Verifier
-
-    verify = Verifier(source)
+    reader = Verifier(source)
     opts = CompareOptions(platform=args.platform, metrics_backend=args.metrics_backend,
                           device=args.device, frames=args.frames, gate_frames=args.gate_frames,
                           require_clip=args.require_clip, colour_matrix=args.colour_matrix)
@@ -115,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     results: list[CaseResult] = []
     images: dict[str, bytes] = {}
     for case in cases:
-        missing, gt, gt_folder, gt_files = load_gt_frames(source, case, args.platform, verify)
+        missing, gt, gt_folder, gt_files = load_gt_frames(reader, case, args.platform)
         if missing is not None:
             results.append(missing)
             continue
@@ -128,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         res = evaluate_case(case, gt, cand, thresholds, opts, clip)
         res.gt_folder, res.gt_files, res.candidate = gt_folder, gt_files, str(cand_path)
         if opts.frames == "all" and case.modality == "video":
-            whole_video(res, source, gt_folder, case, cand_path, thresholds, opts, verify)
+            whole_video(res, reader, gt_folder, case, cand_path, thresholds, opts)
         if res.frames and (res.status != "passed" or args.save_frames):
             png = sidebyside.encode_png(sidebyside.compose([(gt[f.frame], cand[f.frame]) for f in res.frames]))
             if res.status != "passed":
@@ -138,13 +136,7 @@ def run(args: argparse.Namespace) -> int:
                 images[f"frames/{case.id}.png"] = png
         results.append(res)
 
-    if results and all(r.status == "unknown_gt" for r in results):
-        from gt_gen.errors import NetworkError
-
-        # Nothing could be asked of the GT source: an infrastructure fault, not a verdict on
-        # the engine. Exit 2 (not 1) so CI tells it apart from a regression; nothing written.
-        raise NetworkError(f"GT source {redact(source.description)} unreachable: {results[0].message}; "
-                           "no case was compared, nothing written, rerun later")
+    require_reachable(source, [r.message for r in results if r.status == "unknown_gt"], len(cases))
     meta = {"tool": "gt-gen", "version": __version__,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "gt_source": redact(source.description), "gt_commit": source.commit,

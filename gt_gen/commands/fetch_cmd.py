@@ -9,11 +9,8 @@ from pathlib import Path
 
 from gt_gen.atomic import write_bytes, write_json
 from gt_gen.commands.common import add_selection, select
-from gt_gen.compare import fetch_gt_video
-from gt_gen.errors import NetworkError
-from gt_gen.naming import video_name
 from gt_gen.store.integrity import Verifier
-from gt_gen.store.lookup import locate
+from gt_gen.store.lookup import locate, require_reachable, video_relpath
 from gt_gen.store.source import Presence
 from gt_gen.store.sources import KINDS, open_source
 
@@ -32,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     _, cases = select(args)
     source = open_source(args.source_kind, args.source, args.ref)
-    verify = Verifier(source)
+    reader = Verifier(source)
     out = Path(args.out)
     record: dict = {"source": source.description, "ref": args.ref, "commit": source.commit,
                     "platform": args.platform, "cases": {}}
@@ -44,21 +41,16 @@ def run(args: argparse.Namespace) -> int:
             record["cases"][case.id] = {"status": found.status.value, "detail": found.detail}
             problems.append(f"{case.id}: {found.status.value}")
             continue
+        rels = list((found.files or {}).values())
+        video = video_relpath(source, found.folder, case) if case.modality == "video" else None
         files = {}
-        for rel in (found.files or {}).values():
-            data = source.read_bytes(rel)
-            verify(rel, data)
+        for rel in [*rels, *([video] if video else [])]:  # the GT video too: whole-video compares
+            data = reader.read(rel)
             blobs[posixpath.basename(rel)] = data
             files[posixpath.basename(rel)] = hashlib.sha256(data).hexdigest()
-        video = fetch_gt_video(source, found.folder, case, verify) if case.modality == "video" else None
-        if video is not None:  # published beside the key frames: whole-video compares need it
-            blobs[video_name(case)] = video
-            files[video_name(case)] = hashlib.sha256(video).hexdigest()
         record["cases"][case.id] = {"status": "present", "folder": found.folder, "files": files}
-    unknown = [c for c, e in record["cases"].items() if e["status"] == "unknown"]
-    if len(unknown) == len(cases):  # nothing could be asked: a network fault, not a result
-        raise NetworkError(f"GT source {source.description} unreachable at {source.commit}: "
-                           f"{record['cases'][unknown[0]]['detail']}; nothing written, rerun later")
+    require_reachable(source, [e["detail"] for e in record["cases"].values() if e["status"] == "unknown"],
+                      len(cases))
     for name, data in blobs.items():  # written only once everything verified
         write_bytes(out / name, data)
     write_json(out / "fetch.json", record)

@@ -16,7 +16,7 @@ import json
 import os
 import sys
 
-from gt_gen.cases import Case, load_registry, validate_case_id
+from gt_gen.cases import Case, load_registry
 from gt_gen.errors import UsageError
 
 
@@ -34,19 +34,9 @@ def register(csub: argparse._SubParsersAction) -> None:
 
 def select_cases(cases_dir: str | None, groups: list[str], case_ids: list[str], *,
                  official_only: bool = False) -> list[Case]:
-    """The union of ``groups`` (narrowed to ``case_ids``), in registry order, no duplicates."""
-    reg = load_registry(cases_dir)
-    if case_ids:
-        chosen: list[Case] = []
-        for cid in case_ids:
-            case = reg.get(validate_case_id(cid))
-            if "all" not in groups and case.group not in groups:
-                raise UsageError(f"case {cid!r} is in group {case.group!r}, not in {groups}")
-            if case not in chosen:
-                chosen.append(case)
-    else:
-        ids = {c.id for g in groups for c in reg.select(group=g)}
-        chosen = [c for c in reg.cases if c.id in ids]
+    """The cases :meth:`Registry.select` gives for ``groups`` and ``case_ids``; with
+    ``official_only``, only those the official pipelines can produce GT for."""
+    chosen = load_registry(cases_dir).select(group=groups, ids=case_ids)
     if official_only:
         named = [c for c in chosen if not c.is_official and c.id in case_ids]
         if named:

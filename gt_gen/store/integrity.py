@@ -52,6 +52,13 @@ class Verifier:
                 self._manifests[folder] = parse_manifest(self.source.read_bytes(rel), rel)
         return self._manifests[folder]
 
+    def read(self, relpath: str) -> bytes:
+        """The bytes of ``relpath`` from the source, checked against its manifest: the one way
+        GT is read for comparing or fetching."""
+        data = self.source.read_bytes(relpath)
+        self(relpath, data)
+        return data
+
     def __call__(self, relpath: str, data: bytes) -> None:
         folder, name = posixpath.split(relpath)
         listed = self._manifest(folder)

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import posixpath
+
 from gt_gen.cases import Case
-from gt_gen.naming import expected_outputs, image_names, key_frame_names
+from gt_gen.errors import NetworkError
+from gt_gen.naming import expected_outputs, image_names, key_frame_names, video_name
 from gt_gen.store.layout import CASE_MAP, TARGETS, folder, parse_case_map
 from gt_gen.store.source import GtSource, Presence
 
@@ -93,3 +96,22 @@ def locate(source: GtSource, case: Case, platform: str | None = None) -> LookupR
         if isinstance(found, dict):
             return LookupResult(Presence.PRESENT, folder=fold or ".", files=found)
     return LookupResult(Presence.MISSING, detail=f"none of {expected_outputs(case)} found")
+
+
+def video_relpath(source: GtSource, fold: str | None, case: Case) -> str | None:
+    """Where the GT mp4 of ``case`` lies beside its key frames in ``fold``, if it is there.
+
+    ``publish`` puts it there (listed in the manifest, not in ``case_map.json``), so
+    whole-video compares work from a pinned ci-data commit, not only from a generate folder."""
+    rel = posixpath.join(fold, video_name(case)) if fold else video_name(case)
+    return rel if source.probe(rel) is Presence.PRESENT else None
+
+
+def require_reachable(source: GtSource, unknown_details: list[str], total: int) -> None:
+    """Raise :class:`NetworkError` when not one of ``total`` cases could even be probed.
+
+    Then the source is down (an infrastructure fault, exit 2), not a verdict on any case;
+    GT unknown for only some cases stays a per-case failure, never a pass."""
+    if total and len(unknown_details) == total:
+        raise NetworkError(f"GT source {source.description} unreachable at {source.commit}: "
+                           f"{unknown_details[0]}; nothing compared or written, rerun later")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gt_gen.generate.tiny import build_tiny
 from tests.conftest import REPO
-from tests.generate.hub_server import Hub
+from tests.hub_server import Hub
 
 TOKEN = "hf_LoopbackHubToken0123456789"
 MODEL_SHA, GEMMA_SHA = "a" * 40, "b" * 40

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import shutil
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ from gt_gen.errors import QualityGateError
 from gt_gen.naming import key_frame_names
 from gt_gen.store.publish import Provenance, Publisher, branch_for
 from tests.conftest import REPO, pattern_frames, run_cli, write_png
+from tests.store.loopback import Loopback
 
 REG = load_registry()
 NATIVE = REG.get("ltx_2_two_stage_t2v")  # 768x512 video case
@@ -196,18 +199,26 @@ def test_tampered_gt_is_never_compared(tiny_gt: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "o").exists()
 
 
-def test_fetch_over_raw_http_at_the_published_commit(tiny_gt: Path, tmp_path: Path) -> None:
-    """Publish to git, serve that commit GitHub-raw style, fetch and compare over HTTP."""
-    from tests.store.loopback import Loopback
-
+@contextlib.contextmanager
+def served_over_http(gt: Path, tmp_path: Path) -> Iterator[tuple[Loopback, str]]:
+    """``gt`` published to a bare repo, and that commit served GitHub-raw style (loopback)."""
     repo = bare(tmp_path)
-    assert run_cli("publish", "--source", str(tiny_gt), "--target", "official_generated", "--repo", str(repo),
+    assert run_cli("publish", "--source", str(gt), "--target", "official_generated", "--repo", str(repo),
                    "--source-ref", "refs/heads/main").returncode == 0
     commit = head(repo)
+    assert commit is not None
     srv = Loopback()
     try:
         for path in gitutil.out("ls-tree", "-r", "--name-only", commit, cwd=repo).splitlines():
             srv.script.files[f"/{commit}/{path}"] = gitutil.git("show", f"{commit}:{path}", cwd=repo).stdout
+        yield srv, commit
+    finally:
+        srv.close()
+
+
+def test_fetch_over_raw_http_at_the_published_commit(tiny_gt: Path, tmp_path: Path) -> None:
+    """Publish to git, serve that commit GitHub-raw style, fetch and compare over HTTP."""
+    with served_over_http(tiny_gt, tmp_path) as (srv, commit):
         out = tmp_path / "fetched"
         proc = run_cli("fetch", "--group", "tiny", "--source", srv.base, "--ref", commit, "--out", str(out))
         assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -226,8 +237,6 @@ def test_fetch_over_raw_http_at_the_published_commit(tiny_gt: Path, tmp_path: Pa
         bad = run_cli("compare", "--group", "tiny", "--gt", srv.base, "--ref", commit, "--candidate", str(tiny_gt),
                       "--out", str(tmp_path / "cmp2"), "--clip-model", "none", env={"GT_GEN_CACHE": str(tmp_path / "c2")})
         assert bad.returncode == 2 and "does not match the manifest" in bad.stderr
-    finally:
-        srv.close()
 
 
 def test_non_fast_forward_is_rebased_and_retried(tmp_path: Path) -> None:
@@ -271,17 +280,8 @@ def test_whole_video_gate_without_gt_video_is_an_error_not_a_pass(tiny_gt: Path,
 def test_fetch_network_faults_partial_and_total(tiny_gt: Path, tmp_path: Path) -> None:
     """One case's GT behind 503s: recorded unknown (with the reason), exit 1. The whole server
     failing: one line, exit 2, nothing written."""
-    from tests.store.loopback import Loopback
-
-    repo = bare(tmp_path)
-    assert run_cli("publish", "--source", str(tiny_gt), "--target", "official_generated", "--repo", str(repo),
-                   "--source-ref", "refs/heads/main").returncode == 0
-    commit = head(repo)
-    srv = Loopback()
-    gt_dir = f"/{commit}/diffusion-ci/consistency_gt/official_generated"
-    try:
-        for path in gitutil.out("ls-tree", "-r", "--name-only", commit, cwd=repo).splitlines():
-            srv.script.files[f"/{commit}/{path}"] = gitutil.git("show", f"{commit}:{path}", cwd=repo).stdout
+    with served_over_http(tiny_gt, tmp_path) as (srv, commit):
+        gt_dir = f"/{commit}/diffusion-ci/consistency_gt/official_generated"
         srv.script.steps[f"{gt_dir}/tiny_hq_ti2v_1gpu_frame_mid.png"] = ["status:503"]
         out = tmp_path / "partial"
         part = run_cli("fetch", "--group", "tiny", "--source", srv.base, "--ref", commit, "--out", str(out),
@@ -306,5 +306,3 @@ def test_fetch_network_faults_partial_and_total(tiny_gt: Path, tmp_path: Path) -
                            env={"GT_GEN_CACHE": str(tmp_path / "c4")})
         assert cmp_down.returncode == 2 and "unreachable" in cmp_down.stderr  # infrastructure, not a regression
         assert not (tmp_path / "cmp-down").exists()
-    finally:
-        srv.close()

@@ -2,7 +2,8 @@
 
 ``GET /api/models/<repo>/revision/<rev>`` (commit and file list) and ``HEAD``/``GET
 /<repo>/resolve/<rev>/<file>`` (with ``X-Repo-Commit``, ``ETag`` and ``Content-Length``, as
-the real hub answers). Every request and its Authorization header is logged.
+the real hub answers). Every request and its Authorization header is logged; a repo in
+``gated`` answers 401, as a gated repo does without access.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class Hub:
         """``repos``: repo id -> (commit, {file name: bytes})."""
         self.repos = repos
         self.log: list[tuple[str, str, str]] = []
+        self.gated: set[str] = set()
         hub = self
 
         class H(BaseHTTPRequestHandler):
@@ -41,6 +43,8 @@ class Hub:
                 hub.log.append((self.command, path, self.headers.get("authorization", "")))
                 if path.startswith("/api/models/"):
                     repo, _, rev = path[len("/api/models/"):].partition("/revision/")
+                    if repo in hub.gated:
+                        return self._send(401, b'{"error":"gated"}', {"X-Error-Code": "GatedRepo"}, head)
                     if repo in hub.repos and rev in ("main", hub.repos[repo][0]):
                         commit, files = hub.repos[repo]
                         body = json.dumps({"id": repo, "sha": commit,
