@@ -1,12 +1,41 @@
-"""Build the optional C kernel of the fast metrics (pyproject.toml holds everything else).
+"""Build the optional C kernel of the fast metrics, and ship the default data in the wheel
+(pyproject.toml holds everything else).
 
 ``optional=True``: without a C compiler the install still succeeds and gt-gen falls back to
 its torch implementation of the same metrics.
+
+The repository keeps the default cases and thresholds at its top level; a wheel installs only
+packages, so ``build_py`` copies ``cases/`` and ``thresholds/`` into the built package as
+``gt_gen/_data/`` (never into the source tree), where :mod:`gt_gen.data_paths` finds them
+outside a checkout. Editable installs read the checkout's folders directly and copy nothing.
 """
 
-from setuptools import Extension, setup
+import shutil
+from pathlib import Path
 
-setup(ext_modules=[Extension(
+from setuptools import Extension, setup
+from setuptools.command.build_py import build_py
+
+ROOT = Path(__file__).resolve().parent
+DATA = ("cases", "thresholds")
+
+
+class build_py_with_data(build_py):  # noqa: N801  (setuptools command naming)
+    def run(self) -> None:
+        super().run()
+        if getattr(self, "editable_mode", False):
+            return
+        for name in DATA:
+            src, dst = ROOT / name, Path(self.build_lib) / "gt_gen" / "_data" / name
+            if not src.is_dir():
+                continue  # building from an sdist made without them: nothing to ship
+            if dst.exists():
+                shutil.rmtree(dst)
+            shutil.copytree(src, dst, symlinks=False,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
+
+
+setup(cmdclass={"build_py": build_py_with_data}, ext_modules=[Extension(
     "gt_gen.metrics._fastssim", ["gt_gen/metrics/_native/fastssim.c"],
     extra_compile_args=["-O3", "-fopenmp", "-march=x86-64-v2", "-ftree-vectorize"],
     extra_link_args=["-fopenmp"], optional=True)])

@@ -14,7 +14,6 @@ Findings per case and metric (severity error > warning > info):
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -72,13 +71,34 @@ def suggest(metric: str, observed: float) -> float:
 
 
 def load_controls(path: Path) -> dict[str, Any]:
+    """controls.json (strict JSON), its shape checked where :func:`run_audit` reads it."""
+    from gt_gen import jsonio
+    from gt_gen.errors import MissingFileError
+
     f = path / "controls.json" if path.is_dir() else path
     try:
-        data = json.loads(f.read_text())
-    except FileNotFoundError as exc:
+        data = jsonio.load_file(f, what="controls file")
+    except MissingFileError as exc:
         raise ConfigError("controls.json not found; run `gt-gen controls` first", path=f) from exc
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"malformed controls JSON: {exc}", path=f) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("cases", {}), dict):
+        raise ConfigError("not a controls.json of `gt-gen controls` (expected an object with a "
+                          "'cases' object)", path=f)
+    floors = data.get("noise_floors", ["noise_floor"])
+    if not isinstance(floors, list) or not all(isinstance(n, str) for n in floors):
+        raise ConfigError("noise_floors must be a list of names", path=f)
+    for cid, entry in data.get("cases", {}).items():
+        if not isinstance(entry, dict):
+            raise ConfigError(f"cases.{cid} must be an object", path=f)
+        for name, vals in entry.items():
+            if vals is None:
+                continue
+            if not isinstance(vals, dict):
+                raise ConfigError(f"cases.{cid}.{name} must be an object of metric values", path=f)
+            for m, v in vals.items():
+                if v is not None and (isinstance(v, bool) or not isinstance(v, int | float | str)
+                                      or (isinstance(v, str) and v not in ("inf", "-inf", "nan"))):
+                    raise ConfigError(f"cases.{cid}.{name}.{m} must be a number, 'inf', '-inf', "
+                                      "'nan' or null", path=f)
     return data
 
 

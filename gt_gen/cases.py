@@ -7,40 +7,53 @@ the file and field named, never silently fall back to a default that changes the
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gt_gen.data_paths import data_dir
 from gt_gen.errors import ConfigError, UnknownCaseError
+from gt_gen.generate.backends.diffusers.spec import (DIFFUSERS_PIPELINES, FAMILIES,
+                                                     check_case, parse_family_request)
+from gt_gen.sglang_case import SglangSpec, check_against_case, parse_sglang
 
 CASE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 MODALITIES = ("image", "video")
 COMPARABILITY = ("official", "native_only", "not_comparable")
 #: Backends that run the official Lightricks code; their requests must obey its constraints.
-OFFICIAL_BACKENDS = ("ltx_official",)
+OFFICIAL_BACKENDS = ("ltx_official", "diffusers")
 BACKENDS = (*OFFICIAL_BACKENDS, "sglang_native")
-PIPELINES = ("one_stage", "two_stage", "two_stage_hq", "distilled")
+#: ``native``: the pipeline the case's ``[case.sglang.server_args]`` select (sglang-native cases).
+PIPELINES = ("one_stage", "two_stage", "two_stage_hq", "distilled", "native",
+             *DIFFUSERS_PIPELINES)
 #: Spatial divisor the official pipeline needs (two-stage pipelines upsample ×2 from half size).
 SIZE_DIVISOR = {"one_stage": 32, "two_stage": 64, "two_stage_hq": 64, "distilled": 64}
 KEY_FRAMES = ("first", "mid", "last")
+#: GT numerics (case property ``precision``).
+PRECISIONS = ("bf16", "fp32")
 GUIDANCE_KEYS = {"cfg_scale", "stg_scale", "rescale_scale", "modality_scale", "stg_blocks",
                  "skip_step", "audio_cfg_scale", "audio_stg_scale", "audio_rescale_scale",
                  "audio_modality_scale", "audio_stg_blocks", "audio_skip_step"}
 
-DEFAULT_CASES_DIR = Path(__file__).resolve().parent.parent / "cases"
+DEFAULT_CASES_DIR = data_dir("cases")  # the checkout's cases/, or the copy inside the wheel
 
 
 @dataclass(frozen=True)
 class ConditioningImage:
-    """An image that conditions a video at ``frame`` (pinned by sha256, relative to the case file)."""
+    """An image that conditions a video at ``frame`` (pinned by sha256, relative to the case file).
+
+    ``url``: where the image comes from when sglang's CI sends it by URL; until a local copy is
+    pinned (``sha256`` empty), anything that needs the bytes fails closed."""
 
     path: str
     sha256: str
     frame: int = 0
     strength: float = 1.0
     crf: int = 33
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,8 @@ class Request:
     steps: int = 30
     image: ConditioningImage | None = None
     guidance: dict[str, Any] = field(default_factory=dict)
+    #: ``[case.request.<family>]`` of a diffusers case (gt_gen.generate.backends.diffusers.spec).
+    family: Any = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +112,13 @@ class Case:
     key_frames: tuple[str, ...] = KEY_FRAMES
     estimated_minutes: float = 10.0
     source: str = ""
+    #: How sglang's CI launches the server and what its test client sends (gt_gen.sglang_case).
+    sglang: SglangSpec | None = None
+    #: Numerics of the official GT run: "bf16" (the pipelines' own) or "fp32" (a runtime override,
+    #: gt_gen.trace.official_hooks.official_precision); recorded in the manifest.
+    precision: str = "bf16"
+    #: Which official implementation makes the GT (diffusers cases; recorded in the manifest).
+    implementation: str = ""
 
     @property
     def is_official(self) -> bool:
@@ -105,13 +127,14 @@ class Case:
 
 
 _CASE_KEYS = {"id", "modality", "backend", "pipeline", "model", "request", "gpus", "runner",
-              "comparability", "reason", "key_frames", "estimated_minutes"}
+              "comparability", "reason", "key_frames", "estimated_minutes", "sglang",
+              "precision", "implementation"}
 _MODEL_KEYS = {"repo", "revision", "checkpoint", "text_encoder_repo", "text_encoder_revision",
                "spatial_upsampler", "distilled_lora", "distilled_lora_strength",
                "distilled_lora_strength_stage_2"}
 _REQUEST_KEYS = {"prompt", "negative_prompt", "width", "height", "num_frames", "fps", "steps",
-                 "seed", "image", "guidance"}
-_IMAGE_KEYS = {"path", "sha256", "frame", "strength", "crf"}
+                 "seed", "image", "guidance", *FAMILIES}
+_IMAGE_KEYS = {"path", "sha256", "frame", "strength", "crf", "url"}
 
 
 def _check_keys(table: dict[str, Any], allowed: set[str], where: str, path: Path) -> None:
@@ -134,7 +157,28 @@ def _typed(table: dict[str, Any], key: str, typ: type | tuple[type, ...], where:
     if not isinstance(value, typ):
         raise ConfigError(f"{where}.{key} must be {getattr(typ, '__name__', typ)}, "
                           f"got {type(value).__name__}", path=path)
+    # TOML has nan and inf: no request, strength or estimate may be one.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}.{key} must be a finite number, got {value}", path=path)
     return value
+
+
+#: Largest sane values (a typo such as 10**9 frames must fail here, not after a day of GPU time).
+LIMITS = {"width": 16384, "height": 16384, "num_frames": 10_000, "steps": 10_000, "fps": 1000.0}
+
+
+def _check_guidance(guidance: dict[str, Any], where: str, path: Path) -> None:
+    """Guidance values are finite numbers, or lists of integers (block and step indices)."""
+    for k, v in guidance.items():
+        vals = v if isinstance(v, list) else [v]
+        for x in vals:
+            if isinstance(x, bool) or not isinstance(x, int | float) or (
+                    isinstance(v, list) and not isinstance(x, int)):
+                raise ConfigError(f"{where}.{k} must be a number or a list of integers, got "
+                                  f"{type(x).__name__}", path=path)
+            if not math.isfinite(x) or abs(x) > 1e6:
+                raise ConfigError(f"{where}.{k} must be a finite number of at most 1e6, got {x}",
+                                  path=path)
 
 
 def validate_case_id(case_id: str, *, path: str | Path | None = None) -> str:
@@ -154,7 +198,7 @@ def _parse_model(raw: Any, where: str, path: Path) -> ModelSpec:
     return ModelSpec(
         repo=_typed(raw, "repo", str, w, path),
         revision=_typed(raw, "revision", str, w, path),
-        checkpoint=_typed(raw, "checkpoint", str, w, path),
+        checkpoint=_typed(raw, "checkpoint", str, w, path, ""),
         text_encoder_repo=_typed(raw, "text_encoder_repo", str, w, path, ""),
         text_encoder_revision=_typed(raw, "text_encoder_revision", str, w, path, ""),
         spatial_upsampler=_typed(raw, "spatial_upsampler", str, w, path, ""),
@@ -177,14 +221,18 @@ def _parse_request(raw: Any, where: str, path: Path) -> Request:
         if not isinstance(img, dict):
             raise ConfigError(f"{w}.image must be a table", path=path)
         _check_keys(img, _IMAGE_KEYS, f"{w}.image", path)
-        sha = _typed(img, "sha256", str, f"{w}.image", path)
-        if not re.fullmatch(r"[0-9a-f]{64}", sha):
+        url = _typed(img, "url", str, f"{w}.image", path, "")
+        if url and not url.startswith(("https://", "http://")):
+            raise ConfigError(f"{w}.image.url must be an http(s) URL", path=path)
+        # A URL-only image (sglang's CI input) may stay unpinned until a local copy is pinned.
+        sha = _typed(img, "sha256", str, f"{w}.image", path, "" if url else ...)
+        if (sha or not url) and not re.fullmatch(r"[0-9a-f]{64}", sha):
             raise ConfigError(f"{w}.image.sha256 must be 64 lowercase hex digits", path=path)
         image = ConditioningImage(
-            path=_typed(img, "path", str, f"{w}.image", path), sha256=sha,
+            path=_typed(img, "path", str, f"{w}.image", path, "" if url else ...), sha256=sha,
             frame=_typed(img, "frame", int, f"{w}.image", path, 0),
             strength=float(_typed(img, "strength", (int, float), f"{w}.image", path, 1.0)),
-            crf=_typed(img, "crf", int, f"{w}.image", path, 33))
+            crf=_typed(img, "crf", int, f"{w}.image", path, 33), url=url)
     guidance = raw.get("guidance", {})
     if not isinstance(guidance, dict):
         raise ConfigError(f"{w}.guidance must be a table", path=path)
@@ -196,12 +244,16 @@ def _parse_request(raw: Any, where: str, path: Path) -> Request:
         num_frames=_typed(raw, "num_frames", int, w, path, 1),
         fps=float(_typed(raw, "fps", (int, float), w, path, 24.0)),
         steps=_typed(raw, "steps", int, w, path, 30), seed=_typed(raw, "seed", int, w, path),
-        image=image, guidance=dict(guidance))
+        image=image, guidance=dict(guidance), family=parse_family_request(raw, w, path))
     for name in ("width", "height", "num_frames", "steps"):
-        if getattr(req, name) < 1:
-            raise ConfigError(f"{w}.{name} must be ≥ 1, got {getattr(req, name)}", path=path)
-    if req.fps <= 0:
-        raise ConfigError(f"{w}.fps must be > 0", path=path)
+        if not 1 <= getattr(req, name) <= LIMITS[name]:
+            raise ConfigError(f"{w}.{name} must be in [1, {LIMITS[name]}], got "
+                              f"{getattr(req, name)}", path=path)
+    if not 0 < req.fps <= LIMITS["fps"]:
+        raise ConfigError(f"{w}.fps must be in (0, {LIMITS['fps']:g}], got {req.fps:g}", path=path)
+    _check_guidance(req.guidance, f"{w}.guidance", path)
+    if req.image is not None and not (0 <= req.image.frame and 0 <= req.image.crf <= 51):
+        raise ConfigError(f"{w}.image: frame must be ≥ 0 and crf in [0, 51]", path=path)
     if not 0 <= req.seed < 2**63:
         raise ConfigError(f"{w}.seed must be in [0, 2**63)", path=path)
     return req
@@ -209,9 +261,15 @@ def _parse_request(raw: Any, where: str, path: Path) -> Request:
 
 def _check_official_constraints(case: Case, path: Path) -> None:
     """The official LTX-2 pipelines need frames = 8k+1 and sizes divisible by 32 or 64."""
-    if case.backend not in OFFICIAL_BACKENDS:
+    if case.backend != "ltx_official":
         return
     req, where = case.request, f"case {case.id!r}"
+    if case.pipeline not in SIZE_DIVISOR:
+        raise ConfigError(f"{where}: pipeline {case.pipeline!r} is not an official LTX-2 pipeline "
+                          f"({sorted(SIZE_DIVISOR)})", path=path)
+    if not case.model.checkpoint:
+        raise ConfigError(f"{where}: model.checkpoint is required for the official LTX-2 "
+                          "pipelines", path=path)
     if case.modality == "video" and (req.num_frames - 1) % 8 != 0:
         raise ConfigError(f"{where}: num_frames={req.num_frames} is not 8k+1 as the official "
                           "LTX-2 pipeline requires (e.g. 9, 25, 121)", path=path)
@@ -261,12 +319,21 @@ def parse_case(raw: Any, *, group: str, path: Path) -> Case:
         comparability=comparability, reason=reason,
         key_frames=key_frames if raw.get("modality") == "video" else ("first",),
         estimated_minutes=float(_typed(raw, "estimated_minutes", (int, float), where, path, 10.0)),
-        source=str(path))
-    if case.gpus < 1:
-        raise ConfigError(f"{where}.gpus must be ≥ 1", path=path)
+        source=str(path),
+        sglang=parse_sglang(raw["sglang"], where, path) if "sglang" in raw else None,
+        precision=choice("precision", PRECISIONS, "bf16"),
+        implementation=_typed(raw, "implementation", str, where, path, ""))
+    if not 1 <= case.gpus <= 1024:
+        raise ConfigError(f"{where}.gpus must be in [1, 1024], got {case.gpus}", path=path)
+    if case.estimated_minutes < 0:
+        raise ConfigError(f"{where}.estimated_minutes must be ≥ 0", path=path)
     if case.modality == "image" and case.request.num_frames != 1:
         raise ConfigError(f"{where}: an image case has num_frames=1", path=path)
     _check_official_constraints(case, path)
+    check_case(case, path)
+    if case.sglang is not None:
+        check_against_case(case.sglang, case_id=case.id, modality=case.modality, gpus=case.gpus,
+                           request=case.request, path=path)
     return case
 
 
@@ -275,12 +342,18 @@ def load_group_file(path: Path) -> list[Case]:
     group = path.stem
     if not CASE_ID_RE.match(group):
         raise ConfigError(f"invalid group name {group!r} (file name)", path=path)
+    from gt_gen.jsonio import read_regular_bytes  # a FIFO or device named *.toml never hangs
+
+    raw = read_regular_bytes(path, max_bytes=16 * 1024 * 1024, what="case file")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"malformed TOML: {exc}", path=path) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError("case file is not UTF-8 text", path=path) from exc
+    except (RecursionError, ValueError) as exc:  # nesting too deep, an integer of 5000 digits
+        raise ConfigError(f"malformed TOML: {type(exc).__name__}: {str(exc)[:100]}",
+                          path=path) from exc
     _check_keys(data, {"case", "_comment"}, "the top level", path)
     raw_cases = data.get("case", [])
     if not isinstance(raw_cases, list):

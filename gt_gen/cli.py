@@ -3,6 +3,10 @@
 Exit codes: 0 all passed / done; 1 a gate failed (or a case failed to generate);
 2 bad input or usage; 3 an internal error (a bug: rerun with ``--debug`` and report it).
 Errors print one redacted line; the traceback only with ``--debug``.
+
+Start-up stays light: this module and every command module import at top level only what
+their argument parsers need (no torch, cv2, transformers, av, diffusers); each command
+imports its heavy machinery inside its ``run`` (tests/test_startup.py holds that).
 """
 
 from __future__ import annotations
@@ -10,22 +14,51 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from gt_gen import __version__
-from gt_gen.errors import GtGenError
 from gt_gen.redact import redact
 
 COMMANDS = ("cases_cmd", "thresholds_cmd", "compare_cmd", "generate_cmd", "fetch_cmd",
             "publish_cmd", "candidates_cmd", "controls_cmd", "audit_cmd", "report_cmd",
-            "history_cmd")
+            "history_cmd", "convert_cmd", "trace_cmd")
+
+
+DESCRIPTION = """\
+Ground truth (GT) for video and image diffusion models, made by the models' official
+pipelines, and the consistency gate that holds an inference engine (sglang) to it.
+
+A typical run:
+  gt-gen cases list                                 the cases (cases/<group>.toml)
+  gt-gen generate --group G --out gt/               GT from the official pipelines
+  gt-gen publish --source gt/ --target official_generated --repo CI_DATA
+  gt-gen candidates --server URL --group G --out cand/   the engine's outputs
+  gt-gen compare --group G --gt CI_DATA --ref SHA --candidate cand/ --out out/
+  gt-gen report out/results.json --html out/html    one HTML page
+Run `gt-gen COMMAND --help` for each command's options."""
+
+EPILOG = """\
+exit codes: 0 passed / done, 1 a gate failed (or a case failed to generate),
+2 bad input, usage, or a GT source that cannot be reached, 3 internal error (rerun with --debug)"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with gt-gen's error form: one line naming the command and the option, exit 2
+    (the full usage is one ``--help`` away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"gt-gen: error: {self.prog}: {' '.join(message.split())} "
+                     f"(see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
-    parser = argparse.ArgumentParser(prog="gt-gen", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="gt-gen", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"gt-gen {__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, show the full traceback instead of one line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         try:
@@ -39,27 +72,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every outcome is an exit code (0 / 1 gate / 2 bad input / 3 bug).
+
+    ``--debug`` adds the traceback above the same one line and never changes the exit code:
+    a CI step must fail the same way whether or not someone turned on debugging."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except GtGenError as exc:
-        if args.debug:
-            raise
-        print(f"gt-gen: error: {redact(exc.one_line())}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         print("gt-gen: interrupted", file=sys.stderr)
         return 130
-    except OSError as exc:
+    except Exception as exc:  # mapped in one place: errors.exit_code_and_line
+        from gt_gen.errors import exit_code_and_line
+
+        code, line = exit_code_and_line(exc)
         if args.debug:
-            raise
-        print(f"gt-gen: error: {redact(' '.join(str(exc).split()))}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # a bug: one line, traceback with --debug
-        if args.debug:
-            raise
-        print(f"gt-gen: internal error: {type(exc).__name__}: "
-              f"{redact(' '.join(str(exc).split()))} (rerun with --debug)", file=sys.stderr)
-        return 3
+            import traceback
+
+            print(redact("".join(traceback.format_exception(exc))), end="", file=sys.stderr)
+        print(redact(line), file=sys.stderr)
+        return code

@@ -22,7 +22,6 @@ from typing import Any
 from gt_gen.atomic import write_json
 from gt_gen.cases import Case
 from gt_gen.frames import read_image
-from gt_gen.generate.official import OfficialRunner
 from gt_gen.generate.progress import Progress
 from gt_gen.generate.runner import GroupRun
 from gt_gen.metrics import compute_pair_metrics
@@ -66,18 +65,28 @@ def run_controls(cases: list[Case], out: Path, *, device: str = "cpu", second_de
     """Generate every control with the official pipelines and score it; writes controls.json."""
     official = [c for c in cases if c.is_official]
     progress = progress or Progress()
-    shared = OfficialRunner(__import__("torch").device(device))
+    shared: dict[str, Any] = {}  # backends shared by the runs: models built once
     status: dict[str, int] = {}
+    runs, done = 1 + len(NEGATIVE) + 1 + bool(second_device), [0]  # reference, negatives, floors
+
+    def label(name: str, what: str) -> None:  # progress lines say which control runs
+        done[0] += 1
+        progress.label = f"control {done[0]}/{runs} {name} ({what})"
+
+    label("reference", "the GT request")
     status["reference"] = GroupRun(official, out / "reference", device=device, progress=progress,
-                                   runner=shared).run()
+                                   backends=shared).run()
     for name in NEGATIVE:
+        label(name, "another seed" if name == "negative_seed" else "another prompt")
         status[name] = GroupRun([variants(c)[name] for c in official], out / name, device=device,
-                                progress=progress, runner=shared).run()
+                                progress=progress, backends=shared).run()
+    label("noise_floor", "the GT request again, models rebuilt")
     status["noise_floor"] = GroupRun(official, out / "noise_floor", device=device, progress=progress,
                                      reuse="none").run()
     floors = ["noise_floor"]
     if second_device:
         key = f"noise_floor_{second_device.replace(':', '')}"
+        label(key, f"the GT request on {second_device}")
         status[key] = GroupRun(official, out / key, device=second_device, progress=progress).run()
         floors.append(key)
     clip = ClipScorer(clip_model)

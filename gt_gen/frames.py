@@ -1,14 +1,26 @@
 """Frames in, RGB uint8 arrays out: key frames of an mp4, images, key-frame PNG folders.
 
-Why OpenCV with seeking for key frames: that is how sglang's CI reads them (indices 0,
-``total // 2`` and ``total - 1``, ``CAP_PROP_POS_FRAMES``); reading the same way keeps our
-numbers comparable with theirs. Every failure becomes one :class:`InputFileError` line that
-names the file and the fix; nothing here writes files.
+Read exactly as sglang's diffusion CI reads them (``python/sglang/multimodal_gen/test/
+test_utils.py``, ``server/consistency_utils.py``), so the numbers are comparable with theirs:
+
+* video key frames with OpenCV by seeking (``CAP_PROP_POS_FRAMES``) to indices 0,
+  ``total // 2`` and ``total - 1``, BGR -> RGB. A 1-frame video's key frames are 0, 0, 0: each
+  distinct index is read once (OpenCV cannot seek back to frame 0 of a 1-frame mp4, so a
+  second read would fail on a valid file);
+* images (GT PNG/JPEG/WebP and image outputs) with PIL, ``Image.open(...).convert("RGB")``:
+  RGBA, LA, L, I;16, CMYK and palette files are accepted and converted exactly as PIL does
+  (alpha is dropped, not composited); what was converted is recorded in
+  :attr:`FrameSet.modes` for results.json.
+
+Every failure becomes one :class:`InputFileError` line that names the file and the fix;
+nothing here writes files.
 """
 
 from __future__ import annotations
 
+import io
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -22,44 +34,95 @@ from gt_gen.errors import InputFileError, MissingFileError  # noqa: E402
 KEY_FRAMES = ("first", "mid", "last")
 
 
+class FrameSet(dict[str, np.ndarray]):
+    """Frames by key (``first``/``mid``/``last``), with where each came from and how.
+
+    ``sources``: key -> the file (or GT relpath) it was read from, for messages.
+    ``modes``: key -> PIL's conversion of an image (``"RGBA->RGB"``, or ``"RGB"`` when none
+    was needed); absent for video frames. ``indices``: key -> frame index in its video
+    (videos only); ``total``: the video's frame count as OpenCV reports it."""
+
+    def __init__(self, frames: dict[str, np.ndarray] | None = None, *,
+                 sources: dict[str, str] | None = None, modes: dict[str, str] | None = None,
+                 indices: dict[str, int] | None = None, total: int | None = None) -> None:
+        super().__init__(frames or {})
+        self.sources = dict(sources or {})
+        self.modes = dict(modes or {})
+        self.indices = dict(indices or {})
+        self.total = total
+
+    def mode_summary(self) -> str | None:
+        """The conversions of these frames, e.g. ``"RGBA->RGB"`` (distinct ones joined by
+        ``", "``), or None for video frames."""
+        seen = list(dict.fromkeys(self.modes[k] for k in self if k in self.modes))
+        return ", ".join(seen) if seen else None
+
+
 def key_frame_indices(total: int, keys: tuple[str, ...] = KEY_FRAMES) -> dict[str, int]:
     """sglang's key frames: 0, ``total // 2``, ``total - 1``."""
     table = {"first": 0, "mid": total // 2, "last": total - 1}
     return {k: table[k] for k in keys}
 
 
-def _to_rgb(img: np.ndarray | None, path: Path) -> np.ndarray:
-    if img is None:
-        raise InputFileError("cannot decode image (corrupt, truncated or not an image); "
-                             "regenerate or re-download it", path=path)
-    if img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 1):
-        raise InputFileError("image is grayscale; GT and candidates must be RGB (save with 3 "
-                             "channels)", path=path)
-    if img.ndim != 3 or img.shape[2] not in (3, 4):
-        raise InputFileError(f"unsupported image layout {img.shape}", path=path)
-    if img.shape[2] == 4:
-        raise InputFileError("image has an alpha channel (RGBA); save it as RGB without alpha",
-                             path=path)
-    if img.dtype != np.uint8:
-        raise InputFileError(f"image is {img.dtype}, expected 8-bit; save it as 8-bit RGB",
+def _bgr_to_rgb(img: np.ndarray | None, path: Path) -> np.ndarray:
+    if img is None or img.ndim != 3 or img.shape[2] != 3 or img.dtype != np.uint8:
+        raise InputFileError("cannot decode video frame (corrupt video); regenerate it",
                              path=path)
     return np.ascontiguousarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB))
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """An RGB uint8 HxWx3 array from a PNG/JPEG/WebP file."""
+    """An RGB uint8 HxWx3 array from a PNG/JPEG/WebP file (PIL, ``.convert("RGB")``)."""
+    return read_image_with_mode(path)[0]
+
+
+def read_image_with_mode(path: str | Path) -> tuple[np.ndarray, str]:
+    """:func:`read_image` and the conversion PIL did (``"RGBA->RGB"``, ``"RGB"``)."""
     path = Path(path)
     if not path.is_file():
         raise MissingFileError("image not found", path=path)
-    return decode_image(path.read_bytes(), path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputFileError(f"cannot read image ({exc.strerror or type(exc).__name__})",
+                             path=path) from exc
+    return decode_image_with_mode(data, path)
 
 
 def decode_image(data: bytes, where: str | Path) -> np.ndarray:
     """An RGB uint8 HxWx3 array from encoded image bytes (``where`` names them in errors)."""
+    return decode_image_with_mode(data, where)[0]
+
+
+def decode_image_with_mode(data: bytes, where: str | Path) -> tuple[np.ndarray, str]:
+    """:func:`decode_image` and the conversion PIL did.
+
+    PIL's decompression-bomb guard stays on: an image declaring more than twice
+    ``Image.MAX_IMAGE_PIXELS`` pixels is refused before any pixel is decoded."""
+    from PIL import Image, UnidentifiedImageError
+
     if not data:
         raise InputFileError("image file is empty; regenerate it", path=where)
-    img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
-    return _to_rgb(img, Path(where))
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as img:
+                mode = img.mode
+                rgb = np.array(img.convert("RGB"))
+    except Image.DecompressionBombError as exc:
+        raise InputFileError(f"image declares too many pixels to decode safely ({exc}); "
+                             "not an image gt-gen will read", path=where) from exc
+    except UnidentifiedImageError as exc:
+        raise InputFileError("cannot decode image (not an image PIL can read); regenerate or "
+                             "re-download it", path=where) from exc
+    except (OSError, ValueError, SyntaxError, EOFError, MemoryError) as exc:
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        raise InputFileError(f"cannot decode image (corrupt or truncated: {why}); regenerate "
+                             "or re-download it", path=where) from exc
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8 or 0 in rgb.shape:
+        raise InputFileError(f"image decoded to an unusable array {rgb.dtype} {rgb.shape}",
+                             path=where)
+    return np.ascontiguousarray(rgb), (mode if mode == "RGB" else f"{mode}->RGB")
 
 
 def _open_video(path: Path) -> tuple[cv2.VideoCapture, int]:
@@ -84,26 +147,35 @@ def video_frame_count(path: str | Path) -> int:
     return total
 
 
-def read_key_frames(path: str | Path, keys: tuple[str, ...] = KEY_FRAMES) -> dict[str, np.ndarray]:
-    """Key frames of an mp4, read as sglang does (OpenCV, seek by frame index)."""
+def read_key_frames(path: str | Path, keys: tuple[str, ...] = KEY_FRAMES,
+                    where: str | Path | None = None) -> FrameSet:
+    """Key frames of an mp4, read as sglang does (OpenCV, seek by frame index, in the order
+    first, mid, last). Each distinct index is read once; ``where`` names the file in errors
+    when ``path`` is a temporary copy."""
     path = Path(path)
-    cap, total = _open_video(path)
+    name = Path(where) if where is not None else path
     try:
-        out: dict[str, np.ndarray] = {}
-        for key, index in key_frame_indices(total, keys).items():
+        cap, total = _open_video(path)
+    except InputFileError as exc:
+        raise InputFileError(str(exc), path=name) from exc
+    indices = key_frame_indices(total, keys)
+    try:
+        by_index: dict[int, np.ndarray] = {}
+        for index in dict.fromkeys(indices.values()):
             cap.set(cv2.CAP_PROP_POS_FRAMES, index)
             ok, frame = cap.read()
             if not ok or frame is None:
                 raise InputFileError(f"cannot read frame {index} of {total} (truncated or "
-                                     "corrupt video); regenerate it", path=path)
-            out[key] = _to_rgb(frame, path)
-        return out
+                                     "corrupt video); regenerate it", path=name)
+            by_index[index] = _bgr_to_rgb(frame, name)
     finally:
         cap.release()
+    return FrameSet({k: by_index[i] for k, i in indices.items()},
+                    sources={k: str(name) for k in indices}, indices=indices, total=total)
 
 
 def read_all_frames(path: str | Path) -> list[np.ndarray]:
-    """Every frame of a video, in order (the all-frames mode)."""
+    """Every frame of a video, in order, read sequentially with OpenCV."""
     path = Path(path)
     cap, total = _open_video(path)
     frames: list[np.ndarray] = []
@@ -112,7 +184,7 @@ def read_all_frames(path: str | Path) -> list[np.ndarray]:
             ok, frame = cap.read()
             if not ok:
                 break
-            frames.append(_to_rgb(frame, path))
+            frames.append(_bgr_to_rgb(frame, path))
     finally:
         cap.release()
     if not frames:
@@ -123,10 +195,14 @@ def read_all_frames(path: str | Path) -> list[np.ndarray]:
     return frames
 
 
-def read_key_frame_dir(folder: str | Path, names: dict[str, str]) -> dict[str, np.ndarray] | None:
+def read_key_frame_dir(folder: str | Path, names: dict[str, str]) -> FrameSet | None:
     """Key frames from PNGs in sglang naming; ``None`` unless *all* are present."""
     folder = Path(folder)
     paths = {k: folder / n for k, n in names.items()}
     if not all(p.is_file() for p in paths.values()):
         return None
-    return {k: read_image(p) for k, p in paths.items()}
+    out = FrameSet()
+    for k, p in paths.items():
+        out[k], out.modes[k] = read_image_with_mode(p)
+        out.sources[k] = str(p)
+    return out

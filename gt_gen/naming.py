@@ -2,6 +2,13 @@
 
 Video key frames: ``{case}_{n}gpu_frame_{0|mid|last}.png``; images: ``{case}_{n}gpu.{ext}``;
 videos: ``{case}_{n}gpu.mp4``. ``n`` is the case's GPU count, used as a name only.
+
+Which image GT file: sglang's ``get_consistency_gt_candidates`` (``python/sglang/
+multimodal_gen/test/test_utils.py``) tries the extension of the request's output format
+first and then ``png``, ``jpg``, ``webp``; with no output format set (its CI cases) the
+preferred one is ``jpg``, so a folder holding a case as ``.png`` *and* ``.jpg`` is read as
+the ``.jpg``. It never looks for ``.jpeg`` (the output format ``jpeg`` maps to ``.jpg``), so
+neither does the GT lookup: a ``.jpeg``-only GT is missing for sglang and for gt-gen alike.
 """
 
 from __future__ import annotations
@@ -9,7 +16,12 @@ from __future__ import annotations
 from gt_gen.cases import Case, validate_case_id
 
 KEY_FRAME_SUFFIX = {"first": "0", "mid": "mid", "last": "last"}
+#: Every image extension gt-gen reads or writes (candidates may also be ``.jpeg``).
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp")
+#: sglang's GT image lookup order with no output format set.
+GT_IMAGE_EXTS = (".jpg", ".png", ".webp")
+#: What gt-gen itself writes for an image GT (lossless).
+OUTPUT_IMAGE_EXT = ".png"
 
 
 def stem(case: Case) -> str:
@@ -32,13 +44,27 @@ def video_name(case: Case) -> str:
     return f"{stem(case)}.mp4"
 
 
-def image_names(case: Case) -> list[str]:
-    """Candidate names of an image output, preferred first."""
-    return [f"{stem(case)}{ext}" for ext in IMAGE_EXTS]
+def gt_image_ext_order(output_format: str | None = None) -> tuple[str, ...]:
+    """sglang's order of GT image extensions for a request's ``output_format``: its own
+    extension first (``jpeg`` -> ``.jpg``; none or unknown -> ``.jpg``, as sglang's
+    ``output_format_to_ext`` maps them), then png, jpg, webp."""
+    fmt = (output_format or "").lower()
+    first = ".jpg" if fmt in ("", "jpeg", "jpg") else (f".{fmt}" if fmt in ("png", "webp") else ".png")
+    return (first, *[e for e in (".png", ".jpg", ".webp") if e != first])
+
+
+def image_names(case: Case, output_format: str | None = None) -> list[str]:
+    """GT names of an image output, in the order sglang looks them up."""
+    return [f"{stem(case)}{ext}" for ext in gt_image_ext_order(output_format)]
+
+
+def candidate_image_names(case: Case) -> list[str]:
+    """Names under which an engine's image output is looked for (GT order, then ``.jpeg``)."""
+    return [*image_names(case), f"{stem(case)}.jpeg"]
 
 
 def expected_outputs(case: Case) -> list[str]:
-    """What a GT folder holds for ``case`` (what ``case_map.json`` lists)."""
+    """What a GT folder written by gt-gen holds for ``case`` (what ``case_map.json`` lists)."""
     if case.modality == "video":
         return list(key_frame_names(case).values())
-    return [image_names(case)[0]]
+    return [f"{stem(case)}{OUTPUT_IMAGE_EXT}"]

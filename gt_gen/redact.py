@@ -2,6 +2,12 @@
 
 Why: tokens come from the environment and must never show up in logs, reports or
 exception messages, including URLs of the form ``https://user:token@host``.
+
+Why the whole userinfo, up to the *last* ``@``: a password may itself hold ``@``, ``:``
+or ``/`` (``https://user:pa@ss@host``). Cutting at the first ``@`` would print ``ss@host``,
+part of the secret. Everything from ``scheme://`` to the last ``@`` of the
+whitespace-delimited run is replaced, so an ``@`` later in a path or query
+(``https://host/pkg@1.0``) is over-redacted rather than a password under-redacted.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import re
 SECRET_ENV_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "GITHUB_TOKEN", "GT_GEN_TOKEN",
                    "GH_TOKEN", "CI_DATA_TOKEN")
 
-_URL_CREDS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<creds>[^/@\s]+)@")
+#: ``scheme://`` then everything up to the last ``@`` before whitespace (greedy).
+_URL_CREDS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<creds>\S*)@")
 
 
 def secrets_from_env() -> list[str]:

@@ -8,14 +8,15 @@ back with :func:`decode_number`, so no consumer silently sees ``Infinity`` (inva
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from gt_gen import jsonio
 from gt_gen.atomic import write_json
 from gt_gen.errors import ConfigError
+from gt_gen.names import safe_name, safe_relpath
 
 SCHEMA_VERSION = 1
 STATUSES = ("passed", "failed", "missing_gt", "missing_candidate", "unknown_gt", "error")
@@ -61,6 +62,17 @@ class CaseResult:
     candidate: str | None = None
     diff_image: str | None = None
     curves: dict[str, list[float | None]] = field(default_factory=dict)
+    #: How the GT files were verified before comparing: ``manifest`` (its folder's
+    #: manifest.json), ``fetch.json`` (the record of ``gt-gen fetch``) or ``unverified`` (no
+    #: record: e.g. sglang's own ci-data). None when no GT was read.
+    gt_verification: str | None = None
+    #: What PIL's ``.convert("RGB")`` did to the GT / candidate images, as sglang reads them
+    #: (``"RGBA->RGB"``, ``"P->RGB"``; ``"RGB"``: nothing); None for video frames.
+    gt_image_mode: str | None = None
+    candidate_image_mode: str | None = None
+    #: ``--frames all``: what the curves cover and, per key frame, whether the curve there
+    #: equals the key-frame metric (and why not).
+    whole_video: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -116,27 +128,183 @@ def _decode(obj: Any) -> Any:
     return obj
 
 
+class _Bad(ValueError):
+    """A field of results.json with the wrong type; ``field`` is its dotted name."""
+
+    def __init__(self, field_name: str, want: str, got: Any) -> None:
+        self.field_name = field_name
+        shown = type(got).__name__ if not isinstance(got, str | int | float | bool) or got is None \
+            else repr(got if not isinstance(got, str) or len(got) <= 40 else got[:40] + "…")
+        super().__init__(f"{field_name} must be {want}, got {shown}")
+
+
+def _number(v: Any, name: str, *, optional: bool = True) -> float | None:
+    """A metric value: a JSON number, or the explicit ``"inf"`` / ``"-inf"`` / ``"nan"``."""
+    if v is None and optional:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float | str):
+        raise _Bad(name, "a number, 'inf', '-inf', 'nan'" + (" or null" if optional else ""), v)
+    if isinstance(v, str):
+        if v not in ("inf", "-inf", "nan"):
+            raise _Bad(name, "a number, 'inf', '-inf', 'nan'" + (" or null" if optional else ""), v)
+        return float(v)
+    return float(v)
+
+
+def _obj(v: Any, name: str) -> dict[str, Any]:
+    if not isinstance(v, dict):
+        raise _Bad(name, "an object", v)
+    return v
+
+
+def _text(v: Any, name: str, *, optional: bool = False) -> str | None:
+    if v is None and optional:
+        return None
+    if not isinstance(v, str):
+        raise _Bad(name, "a string" + (" or null" if optional else ""), v)
+    return v
+
+
+def _numbers(v: Any, name: str) -> dict[str, float | None]:
+    return {k: _number(x, f"{name}.{k}") for k, x in _obj(v, name).items()}
+
+
+def _gates(v: Any, name: str) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for m, g in _obj(v, name).items():
+        g = dict(_obj(g, f"{name}.{m}"))
+        g["value"] = _number(g.get("value"), f"{name}.{m}.value", optional=False)
+        if "direction" in g and g["direction"] not in (">=", "<="):
+            raise _Bad(f"{name}.{m}.direction", "'>=' or '<='", g["direction"])
+        if "source" in g:
+            _text(g["source"], f"{name}.{m}.source")
+        out[m] = g
+    return out
+
+
+def _frame(v: Any, name: str) -> FrameResult:
+    f = _obj(v, name)
+    extra = sorted(set(f) - {"frame", "index", "metrics", "passed"})
+    if extra:
+        raise ValueError(f"{name} has unknown key(s) {extra}")
+    index = f.get("index")
+    if index is not None and (isinstance(index, bool) or not isinstance(index, int)):
+        raise _Bad(f"{name}.index", "an integer or null", index)
+    passed = _obj(f.get("passed", {}), f"{name}.passed")
+    for k, p in passed.items():
+        if p is not None and not isinstance(p, bool):
+            raise _Bad(f"{name}.passed.{k}", "true, false or null", p)
+    return FrameResult(frame=str(_text(f.get("frame"), f"{name}.frame")), index=index,
+                       metrics=_numbers(f.get("metrics", {}), f"{name}.metrics"), passed=dict(passed))
+
+
+def _curves(v: Any, name: str) -> dict[str, list[float | None]]:
+    out: dict[str, list[float | None]] = {}
+    for m, curve in _obj(v, name).items():
+        if not isinstance(curve, list):
+            raise _Bad(f"{name}.{m}", "a list of numbers", curve)
+        out[m] = [_number(x, f"{name}.{m}[{i}]") for i, x in enumerate(curve)]
+    return out
+
+
+def _files(v: Any, name: str) -> dict[str, str]:
+    return {k: str(_text(x, f"{name}.{k}")) for k, x in _obj(v, name).items()}
+
+
+def _choice(options: tuple[str, ...]) -> Any:
+    def check(v: Any, name: str) -> str:
+        if not isinstance(v, str) or v not in options:
+            raise _Bad(name, f"one of {list(options)}", v)
+        return v
+    return check
+
+
+def _frames(v: Any, name: str) -> list[FrameResult]:
+    if not isinstance(v, list):
+        raise _Bad(name, "a list", v)
+    return [_frame(f, f"{name}[{i}]") for i, f in enumerate(v)]
+
+
+def _diff_image(v: Any, name: str) -> str | None:
+    # A file name inside the results folder, never a path out of it (the report embeds it).
+    return None if v is None else safe_relpath(v, kind=name)
+
+
+#: How each CaseResult field of results.json is checked and converted (a field with no entry
+#: here, added later, is passed through as read).
+_FIELDS: dict[str, Any] = {
+    "case_id": lambda v, n: safe_name(v, kind=n),
+    "modality": _choice(("image", "video")),
+    "status": _choice(STATUSES),
+    "message": _text,
+    "gates": _gates,
+    "worst": _numbers,
+    "frames": _frames,
+    "clip": lambda v, n: _decode(_obj(v, n)),
+    "gt_folder": lambda v, n: _text(v, n, optional=True),
+    "gt_files": _files,
+    "candidate": lambda v, n: _text(v, n, optional=True),
+    "diff_image": _diff_image,
+    "curves": _curves,
+    "gt_verification": lambda v, n: _text(v, n, optional=True),
+    "gt_image_mode": lambda v, n: _text(v, n, optional=True),
+    "candidate_image_mode": lambda v, n: _text(v, n, optional=True),
+    "whole_video": lambda v, n: _decode(_obj(v, n)),
+}
+_REQUIRED = ("case_id", "modality", "status")
+#: meta fields other code reads as text (history rows, report header).
+_META_TEXT = ("created", "platform", "gt_commit", "engine_ref", "gt_source")
+
+
+def case_from_json(raw: Any, where: str = "case") -> CaseResult:
+    """One ``cases[]`` entry of results.json, every field type-checked (ValueError naming it)."""
+    raw = _obj(raw, where)
+    known = {f.name for f in fields(CaseResult)}
+    extra = sorted(set(raw) - known)
+    if extra:
+        raise ValueError(f"{where} has unknown key(s) {extra}")
+    missing = [k for k in _REQUIRED if k not in raw]
+    if missing:
+        raise ValueError(f"{where} lacks {missing}")
+    kwargs = {}
+    for k, v in raw.items():
+        check = _FIELDS.get(k)
+        kwargs[k] = check(v, f"{where}.{k}") if check else v
+    return CaseResult(**kwargs)
+
+
 def read_results(path: str | Path) -> Results:
-    """Load a results.json written by :func:`write_results`."""
+    """Load a results.json written by :func:`write_results`, checking every field's type:
+    results.json may come from anywhere (an artifact of another run), and a wrong type must
+    be one line naming the file and the field, never a crash in a report or the history."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError("results file not found", path=path) from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"malformed results JSON: {exc}", path=path) from exc
-    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+    data = jsonio.load_file(path, what="results file")
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if isinstance(version, bool) or version != SCHEMA_VERSION:
         raise ConfigError(f"not a gt-gen results file of schema_version {SCHEMA_VERSION}",
                           path=path)
     cases = []
+    raw_cases = data.get("cases", [])
     try:
-        for raw in data.get("cases", []):
-            raw = _decode({k: v for k, v in raw.items() if k != "status"}) | {"status": raw["status"]}
-            if raw["status"] not in STATUSES:
-                raise ValueError(f"unknown status {raw['status']!r}")
-            raw["frames"] = [FrameResult(**f) for f in raw.get("frames", [])]
-            cases.append(CaseResult(**raw))
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"results file has a malformed case entry ({type(exc).__name__}: {exc})",
-                          path=path) from exc
-    return Results(cases=cases, meta=_decode(data.get("meta", {})))
+        if not isinstance(raw_cases, list):
+            raise _Bad("cases", "a list", raw_cases)
+        meta = _decode(_obj(data.get("meta", {}), "meta"))
+        for k in _META_TEXT:
+            if meta.get(k) is not None:
+                _text(meta[k], f"meta.{k}")
+    except ValueError as exc:
+        raise ConfigError(f"malformed results file: {exc}", path=path) from exc
+    try:
+        for i, raw in enumerate(raw_cases):
+            cid = raw.get("case_id") if isinstance(raw, dict) else None
+            where = f"cases[{i}]" + (f" ({cid})" if isinstance(cid, str) and len(cid) < 100 else "")
+            cases.append(case_from_json(raw, where))
+    except (ConfigError, ValueError) as exc:
+        msg = exc.one_line() if isinstance(exc, ConfigError) else str(exc)
+        raise ConfigError(f"results file has a malformed case entry: {msg}", path=path) from exc
+    seen: set[str] = set()
+    for c in cases:
+        if c.case_id in seen:
+            raise ConfigError(f"results file lists case {c.case_id!r} twice", path=path)
+        seen.add(c.case_id)
+    return Results(cases=cases, meta=meta)

@@ -13,12 +13,25 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-# A private cache so tests never touch the user's ~/.cache/gt-gen (set before any import).
-_CACHE = Path(os.environ.get("GT_GEN_TEST_CACHE") or tempfile.mkdtemp(prefix="gt-gen-test-cache-"))
+# One private folder per session, removed when the session ends (pytest_unconfigure): the gt-gen
+# cache (so tests never touch the user's ~/.cache/gt-gen) and the temporary folder of everything
+# the tests run, in-process and in subprocesses (TMPDIR), so that nothing the code under test
+# leaves in "/tmp" (publish work clones of a killed publisher, ...) outlives the session.
+# pytest's own tmp_path folders stay where pytest keeps them (PYTEST_DEBUG_TEMPROOT).
+os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
+_SESSION = Path(tempfile.mkdtemp(prefix="gt-gen-test-"))
+_CACHE = Path(os.environ.get("GT_GEN_TEST_CACHE") or _SESSION / "cache")
+(_SESSION / "tmp").mkdir()
+os.environ["TMPDIR"] = tempfile.tempdir = str(_SESSION / "tmp")
 os.environ["GT_GEN_CACHE"] = str(_CACHE)
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.pop("GITHUB_ACTIONS", None)
 os.environ.pop("GITHUB_STEP_SUMMARY", None)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The session's private folder (cache and TMPDIR) goes with the session."""
+    shutil.rmtree(_SESSION, ignore_errors=True)
 
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -48,23 +48,115 @@ def test_truncated_and_corrupt_videos(tmp_path: Path) -> None:
         fr.read_key_frames(tmp_path / "absent.mp4")
 
 
-def test_images_rgb_only(tmp_path: Path) -> None:
-    import cv2
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
 
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A PNG header declaring ``width`` x ``height`` pixels over a few bytes of data."""
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
+            + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + _png_chunk(b"IEND", b""))
+
+
+def _pil_modes(rgb: np.ndarray) -> dict[str, "object"]:
+    """The same picture saved in every mode sglang's PIL reader accepts."""
+    from PIL import Image
+
+    base = Image.fromarray(rgb)
+    alpha = Image.fromarray((np.arange(rgb.shape[1]) * 4 % 256).astype(np.uint8)[None].repeat(
+        rgb.shape[0], 0))
+    rgba = base.copy()
+    rgba.putalpha(alpha)
+    la = base.convert("L")
+    la.putalpha(alpha)
+    pal = base.quantize(16)
+    pal.info["transparency"] = 0
+    i16 = Image.fromarray((rgb[..., 0].astype(np.uint16) * 257))
+    return {"RGB": base, "RGBA": rgba, "LA": la, "L": base.convert("L"), "P": pal,
+            "I;16": i16, "1": base.convert("1"), "CMYK": base.convert("CMYK")}
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "LA", "L", "P", "I;16", "1", "CMYK"])
+def test_images_are_read_as_sglang_reads_them(tmp_path: Path, mode: str) -> None:
+    """PIL + ``.convert("RGB")``, whatever the mode: RGBA, grayscale, 16-bit and palette
+    (with transparency) files are accepted, as sglang accepts them, and the conversion is
+    named for results.json."""
+    from PIL import Image
+
+    img = _pil_modes(pattern_frames(1, 20, 30)[0])[mode]
+    ext = ".jpg" if mode == "CMYK" else ".png"
+    path = tmp_path / f"x{ext}"
+    img.save(path)  # type: ignore[attr-defined]
+    with Image.open(path) as reread:
+        assert reread.mode == mode
+        want = np.array(reread.convert("RGB"))
+    got, how = fr.read_image_with_mode(path)
+    assert got.dtype == np.uint8 and got.shape == (20, 30, 3)
+    assert np.array_equal(got, want)
+    assert how == ("RGB" if mode == "RGB" else f"{mode}->RGB")
+    assert np.array_equal(fr.decode_image(path.read_bytes(), "x"), want)
+
+
+def test_bad_images_are_one_line_naming_the_file(tmp_path: Path) -> None:
     rgb = pattern_frames(1)[0]
-    assert np.array_equal(fr.read_image(write_png(tmp_path / "a.png", rgb)), rgb)
-    gray = tmp_path / "g.png"
-    cv2.imwrite(str(gray), rgb[..., 0])
-    with pytest.raises(InputFileError, match="grayscale"):
-        fr.read_image(gray)
-    rgba = tmp_path / "rgba.png"
-    cv2.imwrite(str(rgba), np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)]))
-    with pytest.raises(InputFileError, match="alpha"):
-        fr.read_image(rgba)
+    good = write_png(tmp_path / "a.png", rgb)
+    assert np.array_equal(fr.read_image(good), rgb)
     trunc = tmp_path / "t.png"
-    trunc.write_bytes((tmp_path / "a.png").read_bytes()[:40])
-    with pytest.raises(InputFileError, match="cannot decode"):
+    trunc.write_bytes(good.read_bytes()[:60])
+    with pytest.raises(InputFileError, match="cannot decode") as exc:
         fr.read_image(trunc)
+    assert "t.png" in exc.value.one_line()
+    junk = tmp_path / "j.png"
+    junk.write_bytes(b"not an image" * 5)
+    with pytest.raises(InputFileError, match="cannot decode"):
+        fr.read_image(junk)
+    empty = tmp_path / "e.png"
+    empty.write_bytes(b"")
+    with pytest.raises(InputFileError, match="empty"):
+        fr.read_image(empty)
+
+
+@pytest.mark.parametrize("size", [(100_000, 100_000), (20_000, 10_000)])
+def test_decompression_bomb_is_bad_input_naming_the_file(tmp_path: Path, size) -> None:
+    """A PNG that declares 10^10 (or 2*10^8) pixels: refused by PIL's guard before decoding,
+    one line naming the file (an internal error before)."""
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(bomb_png(*size))
+    with pytest.raises(InputFileError, match="too many pixels") as exc:
+        fr.read_image(bomb)
+    assert "bomb.png" in exc.value.one_line()
+    with pytest.raises(InputFileError, match="too many pixels") as exc:
+        fr.decode_image(bomb.read_bytes(), "gt/case_1gpu.png")
+    assert "gt/case_1gpu.png" in exc.value.one_line()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_short_videos_key_frames(tmp_path: Path, n: int) -> None:
+    """A valid 1-frame mp4 has key frames 0, 0, 0 (OpenCV cannot seek back to frame 0 of it,
+    which once read as "truncated or corrupt")."""
+    src = pattern_frames(n, 32, 48)
+    mp4 = write_mp4(tmp_path / "v.mp4", src, crf=0)
+    keys = fr.read_key_frames(mp4)
+    assert keys.indices == fr.key_frame_indices(n) and keys.total == n
+    for key, idx in keys.indices.items():
+        assert np.abs(keys[key].astype(int) - src[idx]).mean() < 8  # 4:2:0 chroma loss only
+    assert len(fr.read_all_frames(mp4)) == n
+
+
+def test_read_key_frames_names_the_users_file(tmp_path: Path) -> None:
+    mp4 = write_mp4(tmp_path / "v.mp4", pattern_frames(9))
+    cut = tmp_path / "tmpcopy.mp4"
+    cut.write_bytes(mp4.read_bytes()[:300])
+    with pytest.raises(InputFileError) as exc:
+        fr.read_key_frames(cut, where="gt/case_1gpu.mp4")
+    assert "gt/case_1gpu.mp4" in exc.value.one_line() and "tmpcopy" not in exc.value.one_line()
 
 
 def test_key_frame_dir_needs_all(tmp_path: Path) -> None:

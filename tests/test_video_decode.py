@@ -1,4 +1,4 @@
-"""The whole-video decoder: explicit colour matrix, and it matters."""
+"""The whole-video decoder gives OpenCV's pixels (sglang's key-frame path) on every input."""
 
 from __future__ import annotations
 
@@ -7,26 +7,72 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gt_gen.errors import InputFileError
-from gt_gen.video_decode import decode_all
+from gt_gen import frames as fr
+from gt_gen.errors import InputFileError, MissingFileError
+from gt_gen.video_decode import decode_all, tag_name
 from tests.conftest import write_mp4
+from tests.media import VideoSpec, encode, video_corpus
 
 
-def test_matrix_is_explicit_and_changes_colours(tmp_path: Path) -> None:
-    frames = np.zeros((9, 64, 64, 3), np.uint8)
-    frames[..., 0] = 230  # saturated red/magenta: where BT.601 and BT.709 disagree most
-    frames[:, :, 32:, 2] = 200
-    mp4 = write_mp4(tmp_path / "v.mp4", frames, crf=0)
-    a, used_a = decode_all(mp4, "bt601")
-    b, used_b = decode_all(mp4, "bt709")
-    assert (used_a, used_b) == ("bt601", "bt709") and len(a) == 9
-    assert np.abs(a[0].astype(int) - b[0].astype(int)).max() > 10
-    assert np.abs(a[0].astype(int) - frames[0]).mean() < 3  # PyAV encodes untagged as BT.601
-    assert decode_all(mp4, "auto")[1] == "bt601"
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("decode-corpus")
+    return {s.name: encode(root / f"{s.name}.mp4", s) for s in video_corpus()}
 
 
-def test_corrupt_video(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.mp4"
-    bad.write_bytes(b"\x00" * 100)
-    with pytest.raises(InputFileError):
-        decode_all(bad)
+def test_corpus_has_the_hard_cases(corpus) -> None:
+    assert {"bt709_tag", "odd_444", "one_frame", "bframes_gop", "h264_444"} <= set(corpus)
+
+
+@pytest.mark.parametrize("name", [s.name for s in video_corpus()])
+def test_every_frame_equals_opencv(corpus, name: str) -> None:
+    """Sequential OpenCV decoding and OpenCV's seeks at sglang's key indices: the same pixels,
+    for 8/10-bit, 4:2:0/4:2:2/4:4:4, colour tags, odd sizes, 1 frame and B-frames."""
+    path = corpus[name]
+    got = decode_all(path)
+    seq = fr.read_all_frames(path)
+    assert len(got.frames) == len(seq)
+    for i, (a, b) in enumerate(zip(got.frames, seq)):
+        assert np.array_equal(a, b), f"{name} frame {i}: max diff {np.abs(a.astype(int) - b).max()}"
+    keys = fr.read_key_frames(path)
+    for key, idx in keys.indices.items():
+        assert np.array_equal(got.frames[idx], keys[key])
+    assert np.array_equal(decode_all(path.read_bytes(), where="x.mp4").frames[-1], seq[-1])
+
+
+def test_auto_reads_pyavs_integer_colourspace(corpus) -> None:
+    """PyAV reports the tag as an integer (1 = BT.709): ``auto`` must still see BT.709."""
+    tagged = decode_all(corpus["bt709_tag"], "auto")
+    assert (tagged.tag, tagged.matrix) == ("bt709", "bt709")
+    plain = decode_all(corpus["h264_420"], "auto")
+    assert (plain.tag, plain.matrix) == ("unspecified", "bt601")
+    assert tag_name(1) == "bt709" and tag_name(5) == tag_name(6) == "bt601"
+    assert tag_name(2) == "unspecified" and tag_name(9) == "bt2020"
+
+
+def test_a_forced_matrix_changes_colours_and_is_recorded(corpus) -> None:
+    auto = decode_all(corpus["bt709_tag"], "auto")
+    forced = decode_all(corpus["bt709_tag"], "bt601")
+    assert forced.matrix == "bt601" and forced.tag == "bt709"
+    assert np.abs(auto.frames[0].astype(int) - forced.frames[0]).max() > 10
+    assert np.array_equal(decode_all(corpus["bt709_tag"], "bt709").frames[0], auto.frames[0])
+
+
+def test_bad_videos_name_the_given_file(tmp_path: Path) -> None:
+    mp4 = write_mp4(tmp_path / "v.mp4", np.zeros((9, 32, 32, 3), np.uint8))
+    data = mp4.read_bytes()
+    for blob in (data[: len(data) // 3], b"\x00" * 100, b"not a video"):
+        with pytest.raises(InputFileError) as exc:
+            decode_all(blob, where="gt/case_1gpu.mp4")
+        assert exc.value.one_line().startswith("gt/case_1gpu.mp4:")
+    with pytest.raises(InputFileError, match="empty"):
+        decode_all(b"", where="gt/case_1gpu.mp4")
+    with pytest.raises(MissingFileError):
+        decode_all(tmp_path / "absent.mp4")
+    with pytest.raises(InputFileError, match="unknown colour matrix"):
+        decode_all(mp4, "bt2100")
+
+
+def test_declared_frame_count(tmp_path: Path) -> None:
+    p = encode(tmp_path / "ok.mp4", VideoSpec("ok", n=3))
+    assert len(decode_all(p).frames) == 3 and decode_all(p).declared == 3

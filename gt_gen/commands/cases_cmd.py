@@ -11,13 +11,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("cases", help="list cases, or write a CI matrix")
     csub = p.add_subparsers(dest="cases_command", required=True)
     lp = csub.add_parser("list", help="print the cases")
-    lp.add_argument("--cases", dest="cases_dir", default=None)
-    lp.add_argument("--group", default=None)
+    lp.add_argument("--cases", dest="cases_dir", default=None,
+                    help="folder of <group>.toml case files (default: the cases shipped with gt-gen)")
+    lp.add_argument("--group", default=None, help="only this group (file stem); default: every group")
     lp.set_defaults(func=run_list)
     pp = csub.add_parser("pin", help="pin the hub revisions of a group to commits (needs the hub)")
-    pp.add_argument("--cases", dest="cases_dir", default=None)
-    pp.add_argument("--group", required=True)
-    pp.add_argument("--case", dest="case_ids", action="append", default=[])
+    pp.add_argument("--cases", dest="cases_dir", default=None,
+                    help="folder of <group>.toml case files (default: the cases shipped with gt-gen)")
+    pp.add_argument("--group", required=True, help="group whose case file gets the pins")
+    pp.add_argument("--case", dest="case_ids", action="append", default=[],
+                    help="pin only this case id (repeatable)")
     pp.add_argument("--dry-run", action="store_true", help="print the pins, write nothing")
     pp.set_defaults(func=run_pin)
     from gt_gen.commands import matrix_cmd

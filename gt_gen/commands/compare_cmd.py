@@ -7,28 +7,17 @@ with exit 2 before any output exists, so no partial report is ever left behind.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
-import platform as pyplatform
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from gt_gen import __version__
-from gt_gen.atomic import write_bytes, write_text
 from gt_gen.commands.common import add_selection, select
-from gt_gen.compare import (CompareOptions, all_frame_curves, evaluate_case, find_candidate,
-                            gate_all_frames, load_candidate_frames, load_gt_frames)
-from gt_gen.metrics.fast import engine_name
-from gt_gen.metrics.clip import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_REVISION, ClipScorer
-from gt_gen.naming import video_name
-from gt_gen.redact import redact
-from gt_gen.reports import annotations as gh_annotations
-from gt_gen.reports import junit, markdown, sidebyside
-from gt_gen.results import CaseResult, Results, write_results
-from gt_gen.store.integrity import Verifier
-from gt_gen.store.lookup import require_reachable, video_relpath
-from gt_gen.video_decode import describe
-from gt_gen.thresholds import load_thresholds
+from gt_gen.metrics.clip import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_REVISION
+
+if TYPE_CHECKING:  # the heavy modules (numpy, cv2, torch) are imported by run(), not by --help
+    from gt_gen.compare import CompareOptions
+    from gt_gen.results import CaseResult
+    from gt_gen.store.integrity import Verifier
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,29 +25,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_selection(p)
     p.add_argument("--gt", required=True,
                    help="GT: a directory, a git repository (path/URL) or a raw-HTTP base URL")
-    p.add_argument("--gt-source", choices=("auto", "dir", "git", "http"), default="auto")
+    p.add_argument("--gt-source", choices=("auto", "dir", "git", "http"), default="auto",
+                   help="how to read --gt (default: guessed from it)")
     p.add_argument("--ref", default=None, help="git ref or commit of the GT (git/http sources)")
     p.add_argument("--candidate", required=True, help="candidate directory, or one file for one case")
-    p.add_argument("--thresholds", default=None, help="consistency_threshold.json")
-    p.add_argument("--platform", default=None)
+    p.add_argument("--thresholds", default=None,
+                   help="consistency_threshold.json, or sglang's consistency_thresholds/ folder")
+    p.add_argument("--platform", default=None,
+                   help="platform or alias (5090, sm120, RTX5090, b200, ...); its thresholds must exist")
     p.add_argument("--out", required=True, help="output directory for results and reports")
-    p.add_argument("--metrics-backend", choices=("auto", "reference", "fast"), default="auto")
+    p.add_argument("--metrics-backend", choices=("auto", "reference", "fast"), default="auto",
+                   help="reference: scikit-image, as sglang; fast: the same numbers, faster "
+                        "(default auto: fast)")
     p.add_argument("--device", default="cpu", help="device for the fast metrics and CLIP")
     p.add_argument("--frames", choices=("key", "all"), default="key",
                    help="'all' also computes every frame's curves (needs both mp4s)")
     p.add_argument("--gate-frames", choices=("key", "all"), default="key",
                    help="which frames the verdict uses (key frames by default, as sglang)")
-    p.add_argument("--colour-matrix", choices=("auto", "bt601", "bt709"), default="bt601",
-                   help="YUV->RGB matrix of the whole-video decoder (both sides)")
+    p.add_argument("--colour-matrix", choices=("auto", "bt601", "bt709"), default="auto",
+                   help="YUV->RGB matrix of the whole-video decoder (both sides); 'auto' "
+                        "follows each stream's tag, as OpenCV (sglang's key frames) does")
     p.add_argument("--clip-model", default=os.environ.get("GT_GEN_CLIP_MODEL", DEFAULT_CLIP_MODEL),
                    help="CLIP model id or local dir; 'none' disables the CLIP gate")
-    p.add_argument("--clip-revision", default=DEFAULT_CLIP_REVISION)
+    p.add_argument("--clip-revision", default=DEFAULT_CLIP_REVISION,
+                   help="hub revision of --clip-model (default: %(default)s)")
+    p.add_argument("--require-manifest", action=argparse.BooleanOptionalAction, default=None,
+                   help="refuse GT folders without manifest.json (default: on when the source "
+                        "looks published by gt-gen, off otherwise; unverified GT is marked in "
+                        "every report)")
     p.add_argument("--require-clip", action="store_true",
                    help="an unavailable CLIP model makes cases error instead of 'not evaluated'")
     p.add_argument("--history", default=None, help="record this run in a SQLite history DB")
     p.add_argument("--no-save-frames", dest="save_frames", action="store_false",
                    help="do not write frames/<case>.png (GT | candidate | diff) for the HTML report")
-    p.add_argument("--engine-ref", default=os.environ.get("GITHUB_SHA", ""))
+    p.add_argument("--engine-ref", default=os.environ.get("GITHUB_SHA", ""),
+                   help="the engine commit under test, recorded in results.json (default: $GITHUB_SHA)")
     p.set_defaults(func=run)
 
 
@@ -70,13 +71,15 @@ def open_source(args: argparse.Namespace):
 
 
 def whole_video(res: CaseResult, reader: Verifier, gt_folder: str | None, case, cand_path: Path,
-                thresholds, opts: CompareOptions) -> None:
+                thresholds, opts: CompareOptions, gt_keys=None, cand_keys=None) -> None:
     """Every frame's curves (``--frames all``), the GT mp4 read through the source.
 
     Without both mp4s there are no curves: a note when only key frames gate, but an error
     when ``--gate-frames all`` was asked for, since a key-frame verdict would then pass a
     case the user asked to hold to every frame."""
-    import tempfile
+    from gt_gen.compare import all_frame_curves, gate_all_frames
+    from gt_gen.naming import video_name
+    from gt_gen.store.lookup import video_relpath
 
     rel = video_relpath(reader.source, gt_folder, case) if cand_path.suffix == ".mp4" else None
     if rel is None:
@@ -88,20 +91,55 @@ def whole_video(res: CaseResult, reader: Verifier, gt_folder: str | None, case, 
         else:
             res.message = (res.message + "; " if res.message else "") + f"whole-video curves skipped: {why}"
         return
-    with tempfile.TemporaryDirectory(prefix="gt-gen-video-") as tmp:
-        gt_video = Path(tmp) / video_name(case)
-        gt_video.write_bytes(reader.read(rel))
-        res.curves = all_frame_curves(gt_video, cand_path, opts)
+    # Decoded from memory: errors name the GT file in the source, never a temporary copy.
+    all_frame_curves(res, reader.read(rel), cand_path, opts, gt_where=rel, gt_keys=gt_keys,
+                     cand_keys=cand_keys,
+                     gates={m: g.value for m, g in thresholds.gates(case.id, case.modality).items()})
     if opts.gate_frames == "all":
         gate_all_frames(res, thresholds, case)
 
 
 def run(args: argparse.Namespace) -> int:
+    import datetime as dt
+    import platform as pyplatform
+    import sys
+
+    from gt_gen import __version__
+    from gt_gen.atomic import write_bytes, write_text
+    from gt_gen.compare import (CompareOptions, evaluate_case, find_candidate,
+                                load_candidate_frames, load_gt_frames)
+    from gt_gen.metrics.clip import ClipScorer
+    from gt_gen.metrics.fast import engine_name
+    from gt_gen.redact import redact
+    from gt_gen.reports import annotations as gh_annotations
+    from gt_gen.reports import junit, markdown, sidebyside
+    from gt_gen.results import CaseResult, Results, write_results
+    from gt_gen.store.integrity import Verifier
+    from gt_gen.store.lookup import require_reachable
+    from gt_gen.thresholds import load_thresholds
+    from gt_gen.video_decode import describe
+
+    from gt_gen.devices import check_device
+    from gt_gen.writable import check_out_dir
+
+    from gt_gen.commands.common import require_local
+
+    check_device(args.device)
     _, cases = select(args)
+    require_local(args.gt, "--gt", "GT folder or git repository")
+    # Every output path checked before any work: a bad --out leaves nothing behind.
+    check_out_dir(args.out, ["results.json", "junit.xml", "summary.md"]
+                  + [f"{c.id}_diff.png" for c in cases]
+                  + ([f"frames/{c.id}.png" for c in cases] if args.save_frames else []))
+    if args.history:
+        from gt_gen.history import check_db
+
+        check_db(args.history)
     thresholds = load_thresholds(args.thresholds, args.platform)
+    platform = thresholds.platform  # alias resolved as sglang does; its overlay exists
     source = open_source(args)
-    reader = Verifier(source)
-    opts = CompareOptions(platform=args.platform, metrics_backend=args.metrics_backend,
+    reader = Verifier(source, require_manifest=args.require_manifest, platform=platform)
+    opts = CompareOptions(platform=platform, metrics_backend=args.metrics_backend,
                           device=args.device, frames=args.frames, gate_frames=args.gate_frames,
                           require_clip=args.require_clip, colour_matrix=args.colour_matrix)
     candidate = Path(args.candidate)
@@ -110,10 +148,12 @@ def run(args: argparse.Namespace) -> int:
 
         raise MissingFileError("candidate path not found", path=candidate)
     clip = ClipScorer(args.clip_model, args.clip_revision, device=args.device)
+    if not clip.status.available and not clip.status.disabled:
+        print(f"gt-gen: {clip.status.summary}", file=sys.stderr)  # once, not per case
     results: list[CaseResult] = []
     images: dict[str, bytes] = {}
     for case in cases:
-        missing, gt, gt_folder, gt_files = load_gt_frames(reader, case, args.platform)
+        missing, gt, gt_folder, gt_files = load_gt_frames(reader, case, platform)
         if missing is not None:
             results.append(missing)
             continue
@@ -125,8 +165,12 @@ def run(args: argparse.Namespace) -> int:
         cand = load_candidate_frames(cand_path, case)
         res = evaluate_case(case, gt, cand, thresholds, opts, clip)
         res.gt_folder, res.gt_files, res.candidate = gt_folder, gt_files, str(cand_path)
+        res.gt_verification = reader.verification(list(gt_files.values()))
+        if res.gt_verification == "unverified":
+            res.message = (res.message + "; " if res.message else "") + (
+                f"GT unverified: no manifest covers folder {gt_folder} (compared as found)")
         if opts.frames == "all" and case.modality == "video":
-            whole_video(res, reader, gt_folder, case, cand_path, thresholds, opts)
+            whole_video(res, reader, gt_folder, case, cand_path, thresholds, opts, gt, cand)
         if res.frames and (res.status != "passed" or args.save_frames):
             png = sidebyside.encode_png(sidebyside.compose([(gt[f.frame], cand[f.frame]) for f in res.frames]))
             if res.status != "passed":
@@ -140,8 +184,9 @@ def run(args: argparse.Namespace) -> int:
     meta = {"tool": "gt-gen", "version": __version__,
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "gt_source": redact(source.description), "gt_commit": source.commit,
-            "thresholds": str(args.thresholds or "thresholds/consistency_threshold.json"),
-            "platform": args.platform, "metrics_backend": args.metrics_backend,
+            "thresholds": thresholds.describe(),
+            "platform": platform, "metrics_backend": args.metrics_backend,
+            "require_manifest": args.require_manifest,
             "metrics_engine": "scikit-image" if args.metrics_backend == "reference" else engine_name(args.device),
             "frames": args.frames, "gate_frames": args.gate_frames,
             "decoder": {"key_frames": {"name": "opencv", "version": _cv_version(),

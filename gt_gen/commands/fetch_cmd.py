@@ -1,15 +1,28 @@
-"""``gt-gen fetch``: copy a group's GT from a pinned source into a local folder (verified)."""
+"""``gt-gen fetch``: copy a group's GT from a pinned source into a local folder (verified).
+
+Nothing partial: every file is read and verified first, then written into a staging folder
+beside ``--out``, which is moved into place at the very end (an ``--out`` that is a file, or
+a folder holding anything but an earlier fetch, is refused before any network). The folder
+carries ``fetch.json`` with every file's sha256, and how its source verified it, so
+``compare --gt FOLDER`` later refuses a file changed after the fetch.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
+import os
 import posixpath
+import shutil
+import tempfile
 from pathlib import Path
+from typing import Any
 
 from gt_gen.atomic import write_bytes, write_json
 from gt_gen.commands.common import add_selection, select
-from gt_gen.store.integrity import Verifier
+from gt_gen.errors import UsageError
+from gt_gen.store.integrity import FETCH_RECORD, GtUnknownError, ManifestMissingError, Verifier
 from gt_gen.store.lookup import locate, require_reachable, video_relpath
 from gt_gen.store.source import Presence
 from gt_gen.store.sources import KINDS, open_source
@@ -19,20 +32,83 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("fetch", help="fetch GT at a pinned ref into a folder")
     add_selection(p, group_required=True)
     p.add_argument("--source", required=True, help="git repo (path/URL), raw-HTTP base URL or dir")
-    p.add_argument("--source-kind", choices=KINDS, default="auto")
+    p.add_argument("--source-kind", choices=KINDS, default="auto",
+                   help="how to read --source (default: guessed from it)")
     p.add_argument("--ref", default=None, help="commit (or, for git, a branch/tag to resolve)")
-    p.add_argument("--platform", default=None)
-    p.add_argument("--out", required=True)
+    p.add_argument("--platform", default=None,
+                   help="prefer the GT in this platform's sub-folder (e.g. h100, b200), as sglang does")
+    p.add_argument("--require-manifest", action=argparse.BooleanOptionalAction, default=None,
+                   help="refuse GT folders without manifest.json (default: on when the source "
+                        "looks published by gt-gen)")
+    p.add_argument("--out", required=True,
+                   help="folder for the fetched files and fetch.json (new, empty, or an earlier fetch)")
     p.set_defaults(func=run)
 
 
+def _replaceable(out: Path) -> bool:
+    """Whether ``out`` may be replaced: missing, an empty folder, or an earlier fetch holding
+    only the files its ``fetch.json`` lists (nothing of the user's is ever deleted)."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise UsageError(f"--out {out} exists and is not a folder; nothing written")
+    if not out.exists():
+        return True
+    entries = {p.name for p in out.iterdir()}
+    if not entries:
+        return True
+    if FETCH_RECORD not in entries:
+        return False
+    import json
+
+    try:
+        rec = json.loads((out / FETCH_RECORD).read_text(encoding="utf-8"))
+        listed = {n for e in rec["cases"].values() for n in (e.get("files") or {})}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+    return entries <= listed | {FETCH_RECORD} and all((out / n).is_file() for n in entries)
+
+
+def _anchor(out: Path) -> Path:
+    """The nearest existing folder above ``out`` (where the staging folder goes)."""
+    p = out.absolute().parent
+    while not p.exists():
+        p = p.parent
+    if not p.is_dir():
+        raise UsageError(f"--out {out}: {p} is not a folder; nothing written")
+    return p
+
+
+def _move_into_place(stage: Path, out: Path) -> None:
+    """``stage`` becomes ``out``; an earlier fetch there is swapped out, then removed."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    old: Path | None = None
+    if out.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+        os.replace(out, old / "was")
+    try:
+        os.replace(stage, out)
+    except OSError:
+        if old is not None:
+            os.replace(old / "was", out)
+        raise
+    finally:
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 def run(args: argparse.Namespace) -> int:
+    from gt_gen.commands.common import require_local
+
     _, cases = select(args)
-    source = open_source(args.source_kind, args.source, args.ref)
-    reader = Verifier(source)
+    require_local(args.source, "--source", "folder or git repository")
     out = Path(args.out)
-    record: dict = {"source": source.description, "ref": args.ref, "commit": source.commit,
-                    "platform": args.platform, "cases": {}}
+    if not _replaceable(out):
+        raise UsageError(f"--out {out} is a folder holding files `gt-gen fetch` did not write; "
+                         "give a new or empty folder (nothing written)")
+    anchor = _anchor(out)
+    source = open_source(args.source_kind, args.source, args.ref)
+    reader = Verifier(source, require_manifest=args.require_manifest, platform=args.platform)
+    record: dict[str, Any] = {"source": source.description, "ref": args.ref, "commit": source.commit,
+                              "platform": args.platform, "cases": {}}
     blobs: dict[str, bytes] = {}
     problems = []
     for case in cases:
@@ -42,18 +118,38 @@ def run(args: argparse.Namespace) -> int:
             problems.append(f"{case.id}: {found.status.value}")
             continue
         rels = list((found.files or {}).values())
-        video = video_relpath(source, found.folder, case) if case.modality == "video" else None
+        try:
+            video = video_relpath(source, found.folder, case) if case.modality == "video" else None
+            rels += [video] if video else []  # the GT video too: whole-video compares
+            got = {rel: reader.read(rel) for rel in rels}
+        except GtUnknownError as exc:
+            record["cases"][case.id] = {"status": "unknown", "detail": exc.one_line()}
+            problems.append(f"{case.id}: unknown ({exc.one_line()})")
+            continue
+        except ManifestMissingError as exc:
+            record["cases"][case.id] = {"status": "error", "detail": exc.one_line()}
+            problems.append(f"{case.id}: error ({exc.one_line()})")
+            continue
         files = {}
-        for rel in [*rels, *([video] if video else [])]:  # the GT video too: whole-video compares
-            data = reader.read(rel)
+        for rel, data in got.items():
             blobs[posixpath.basename(rel)] = data
             files[posixpath.basename(rel)] = hashlib.sha256(data).hexdigest()
-        record["cases"][case.id] = {"status": "present", "folder": found.folder, "files": files}
+        record["cases"][case.id] = {"status": "present", "folder": found.folder, "files": files,
+                                    "gt_verification": reader.verification(rels)}
     require_reachable(source, [e["detail"] for e in record["cases"].values() if e["status"] == "unknown"],
                       len(cases))
-    for name, data in blobs.items():  # written only once everything verified
-        write_bytes(out / name, data)
-    write_json(out / "fetch.json", record)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.fetch-", dir=anchor))
+    try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(stage, 0o777 & ~mask)  # mkdtemp makes 0700; the finished folder gets normal modes
+        for name, data in blobs.items():  # written only once everything verified
+            write_bytes(stage / name, data)
+        write_json(stage / FETCH_RECORD, record)
+        _move_into_place(stage, out)
+    finally:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(stage)
     print(f"fetched {len(cases) - len(problems)}/{len(cases)} case(s) at "
           f"{source.commit or 'a plain directory'} into {out}")
     for p in problems:

@@ -6,8 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from gt_gen.commands.common import add_selection, select
-from gt_gen.generate.runner import env_run_url, run_group
+from gt_gen.commands.common import add_selection, quiet_libraries, select
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,14 +22,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="accept non-commit hub revisions (the resolved commit is recorded)")
     p.add_argument("--reuse", choices=("models", "state_dicts", "none"), default="models",
                    help="load once per group: keep built models (default), only state dicts, or nothing")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress lines, and no library warnings (errors still print)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.quiet:
+        quiet_libraries()
     from gt_gen.generate.progress import Progress
+    from gt_gen.generate.runner import env_run_url, run_group
 
+    from gt_gen.devices import check_device
+    from gt_gen.naming import expected_outputs, video_name
+    from gt_gen.writable import check_out_dir
+
+    check_device(args.device)
     _, cases = select(args)
+    check_out_dir(args.out, ["manifest.json"] + [n for c in cases for n in expected_outputs(c)
+                                                 + ([video_name(c)] if c.modality == "video" else [])])
     return run_group(cases, Path(args.out), device=args.device, profile=args.profile,
                      weights_dir=Path(args.weights_dir) if args.weights_dir else None,
                      allow_unpinned=args.allow_unpinned, reuse=args.reuse,

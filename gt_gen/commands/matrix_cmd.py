@@ -22,10 +22,12 @@ from gt_gen.errors import UsageError
 
 def register(csub: argparse._SubParsersAction) -> None:
     p = csub.add_parser("matrix", help="write a GitHub Actions matrix")
-    p.add_argument("--cases", dest="cases_dir", default=None)
+    p.add_argument("--cases", dest="cases_dir", default=None,
+                   help="folder of <group>.toml case files (default: the cases shipped with gt-gen)")
     p.add_argument("--group", dest="groups", action="append", required=True,
                    help="group, or 'all' (repeatable: the union of the groups)")
-    p.add_argument("--case", dest="case_ids", action="append", default=[])
+    p.add_argument("--case", dest="case_ids", action="append", default=[],
+                   help="only this case id (repeatable; narrows the groups)")
     p.add_argument("--max-jobs", type=int, default=0, help="at most K shards (0: one per case)")
     p.add_argument("--official-only", action="store_true",
                    help="plan only cases the official pipelines may produce GT for")

@@ -1,15 +1,15 @@
-"""``gt-gen report RESULTS [--audit AUDIT] --html DIR``: the HTML report."""
+"""``gt-gen report RESULTS [--audit AUDIT] --html DIR``: the HTML report.
+
+Both inputs are files that may come from anywhere (artifacts of other runs): they are read
+strictly (:mod:`gt_gen.jsonio`), type-checked, and only images inside the results folder are
+embedded. The output path is checked before anything is rendered.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
-
-from gt_gen.atomic import write_text
-from gt_gen.errors import ConfigError
-from gt_gen.reports.html import render
-from gt_gen.results import read_results
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,17 +20,49 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+_FINDING_TEXT = ("severity", "case_id", "kind", "message")
+
+
+def load_audit(path: str | Path) -> dict[str, Any]:
+    """audit.json as ``gt-gen audit --out`` writes it, with the fields the report shows checked."""
+    from gt_gen import jsonio
+    from gt_gen.audit import SEVERITY
+    from gt_gen.errors import ConfigError
+
+    data = jsonio.load_file(path, what="audit file")
+    if not isinstance(data, dict) or not isinstance(data.get("findings", []), list):
+        raise ConfigError("not an audit.json of `gt-gen audit --out` (expected an object with a "
+                          "'findings' list)", path=path)
+    for i, f in enumerate(data.get("findings", [])):
+        if not isinstance(f, dict):
+            raise ConfigError(f"findings[{i}] must be an object", path=path)
+        for key in _FINDING_TEXT:
+            if not isinstance(f.get(key), str):
+                raise ConfigError(f"findings[{i}].{key} must be a string", path=path)
+        if f["severity"] not in SEVERITY:
+            raise ConfigError(f"findings[{i}].severity must be one of {list(SEVERITY)}", path=path)
+        if f.get("metric") is not None and not isinstance(f["metric"], str):
+            raise ConfigError(f"findings[{i}].metric must be a string or null", path=path)
+    sug = data.get("suggestions", {})
+    if not isinstance(sug, dict) or not all(
+            isinstance(v, dict) and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                        for x in v.values()) for v in sug.values()):
+        raise ConfigError("suggestions must map each case id to {metric: number}", path=path)
+    return data
+
+
 def run(args: argparse.Namespace) -> int:
+    from gt_gen.atomic import write_text
+    from gt_gen.reports.html import render
+    from gt_gen.results import read_results
+    from gt_gen.writable import check_writable
+
     path = Path(args.results)
-    results = read_results(path)
-    audit = None
-    if args.audit:
-        try:
-            audit = json.loads(Path(args.audit).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"cannot read the audit: {exc}", path=args.audit) from exc
-    page = render(results, path.parent, audit)
     out = Path(args.html) / "index.html"
+    check_writable([out], what="HTML report")
+    results = read_results(path)
+    audit = load_audit(args.audit) if args.audit else None
+    page = render(results, path.parent, audit, where=path)
     write_text(out, page)
     print(f"report: {out.resolve()}")
     return 0

@@ -1,28 +1,39 @@
-"""A client of sglang's OpenAI-style diffusion API, for candidate outputs.
+"""A client of sglang's OpenAI-style diffusion API (sglang 0.5.23), for candidate outputs.
 
-Videos: ``POST /v1/videos`` (JSON: prompt, size "WxH", num_frames, fps, seed, ...) returns a
-job ``{id, status}``; ``GET /v1/videos/{id}`` is polled until ``completed`` or ``failed``
-(within a deadline); ``GET /v1/videos/{id}/content`` is the mp4. Images:
-``POST /v1/images/generations`` with ``response_format: b64_json``. Connection errors and
-5xx are retried with backoff; a failed or timed-out job is a per-case error carrying the
-server's message; a malformed response is an error, never an empty file.
+Videos: ``POST /v1/videos`` (JSON) returns a job ``{id, status}``; ``GET /v1/videos/{id}`` is
+polled until ``completed`` or ``failed``/``cancelled``/``deleted`` (within a deadline); the mp4
+is ``GET /v1/videos/{id}/content``, or the job's ``url`` when the server put it in cloud
+storage. Images: ``POST /v1/images/generations`` (JSON) or ``/v1/images/edits`` (multipart),
+``response_format: b64_json``, or the returned ``url``. What is sent is built by
+:mod:`gt_gen.engine.sglang_request`.
+
+Connection errors, 429 and 5xx are retried with backoff; a failed or timed-out job is a
+per-case error carrying the server's message text; a malformed response is an error, never
+an empty file. ``SGLANG_API_KEY`` goes as a bearer token to the server, and to a result URL
+only on the server's own scheme, host and port (never to another host).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 
 from gt_gen.cases import Case
+from gt_gen.engine.sglang_request import PreparedRequest, ServerInfo, prepare
 from gt_gen.errors import NetworkError
 from gt_gen.redact import redact
 from gt_gen.retry import Retryable, RetriesExhausted, parse_retry_after, retry
+
+#: Image container -> file extension, by magic bytes.
+IMAGE_MAGIC = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpg"))
 
 
 class JobError(Exception):
@@ -38,21 +49,34 @@ class ClientOptions:
     backoff: float = 0.5
 
 
-def request_body(case: Case) -> dict[str, Any]:
-    """Map a case's request onto the API fields (only what the official request carries)."""
-    r = case.request
-    body: dict[str, Any] = {"prompt": r.prompt, "size": f"{r.width}x{r.height}", "seed": r.seed,
-                            "num_inference_steps": r.steps}
-    if r.negative_prompt:
-        body["negative_prompt"] = r.negative_prompt
-    if case.modality == "video":
-        body |= {"num_frames": r.num_frames, "fps": r.fps}
-        if r.image is not None:
-            img = (Path(case.source).parent / r.image.path).read_bytes()
-            body["input_reference"] = "data:image/png;base64," + base64.b64encode(img).decode()
-    else:
-        body |= {"n": 1, "response_format": "b64_json"}
-    return body
+def image_kind(data: bytes) -> str | None:
+    """``png``/``jpg``/``webp`` from the file's first bytes, else None."""
+    for magic, ext in IMAGE_MAGIC:
+        if data.startswith(magic):
+            return ext
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def request_body(case: Case, server_fields: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The JSON body gt-gen sends for ``case`` (a multipart request has none)."""
+    return prepare(case, server_fields=server_fields).body
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    p = urlsplit(url)
+    return p.scheme.lower(), (p.hostname or "").lower(), p.port or {"https": 443, "http": 80}.get(
+        p.scheme.lower())
+
+
+def _error_text(err: Any) -> str:
+    """A job error as its message text (sglang sends ``{"message": ...}``)."""
+    if isinstance(err, dict):
+        msg = err.get("message") or err.get("detail") or err.get("error")
+        if msg is not None:
+            return str(msg) if not isinstance(msg, dict) else _error_text(msg)
+    return str(err) if err else "no message"
 
 
 class SglangClient:
@@ -60,27 +84,28 @@ class SglangClient:
 
     def __init__(self, server: str, opts: ClientOptions | None = None, *,
                  session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 server_fields: frozenset[str] = frozenset()) -> None:
         self.server = server.rstrip("/")
         self.opts = opts or ClientOptions()
         self.session = session or requests.Session()
         self.sleep, self.clock = sleep, clock
-        import os
-
+        self.server_fields = server_fields
         key = os.environ.get("SGLANG_API_KEY")
         if key:
             self.session.headers["Authorization"] = f"Bearer {key}"
 
-    def _call(self, method: str, path: str, **kw) -> requests.Response:
-        url = self.server + path
+    def _send(self, method: str, url: str, what: str, *, session: Any = None,
+              **kw: Any) -> requests.Response:
+        sess = session if session is not None else self.session
 
         def once() -> requests.Response:
             try:
-                resp = self.session.request(method, url, timeout=self.opts.timeout, **kw)
+                resp = sess.request(method, url, timeout=self.opts.timeout, **kw)
             except requests.RequestException as exc:
-                raise Retryable(f"{method} {path}: {type(exc).__name__}") from exc
+                raise Retryable(f"{method} {what}: {type(exc).__name__}") from exc
             if resp.status_code >= 500 or resp.status_code == 429:
-                raise Retryable(f"{method} {path}: HTTP {resp.status_code} {resp.text[:120]}",
+                raise Retryable(f"{method} {what}: HTTP {resp.status_code} {resp.text[:120]}",
                                 parse_retry_after(resp.headers.get("Retry-After")))
             return resp
         try:
@@ -89,10 +114,31 @@ class SglangClient:
             raise NetworkError(redact(f"server {self.server} unreachable or failing: {exc}"),
                                url=redact(url)) from None
 
+    def _call(self, method: str, path: str, **kw: Any) -> requests.Response:
+        return self._send(method, self.server + path, path, **kw)
+
+    def _fetch_url(self, url: str, what: str) -> bytes:
+        """A result the server left at ``url`` (cloud storage or a relative path)."""
+        url = urljoin(self.server + "/", url)
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise JobError(f"{what}: result URL {redact(url)!r} is not http(s)")
+        same = _origin(url) == _origin(self.server)
+        # The API key belongs to the server: another host gets a request without it.
+        resp = self._send("GET", url, redact(url), session=None if same else requests.Session())
+        if resp.status_code != 200 or not resp.content:
+            raise JobError(f"{what}: GET {redact(url)}: HTTP {resp.status_code}, "
+                           f"{len(resp.content)} bytes")
+        return resp.content
+
     @staticmethod
     def _json(resp: requests.Response, what: str) -> dict[str, Any]:
         if resp.status_code >= 400:
-            raise JobError(f"{what}: HTTP {resp.status_code}: {resp.text[:300]}")
+            try:
+                detail = resp.json()
+                text = _error_text(detail.get("error", detail)) if isinstance(detail, dict) else resp.text
+            except ValueError:
+                text = resp.text
+            raise JobError(f"{what}: HTTP {resp.status_code}: {str(text)[:300]}")
         try:
             data = resp.json()
         except ValueError as exc:
@@ -101,32 +147,78 @@ class SglangClient:
             raise JobError(f"{what}: expected a JSON object")
         return data
 
-    def video(self, case: Case) -> bytes:
-        job = self._json(self._call("POST", "/v1/videos", json=request_body(case)), "create job")
+    def _post(self, req: PreparedRequest, what: str) -> dict[str, Any]:
+        if req.form is not None:
+            files = [(k, (None, v)) for k, v in req.form]  # multipart/form-data fields
+            return self._json(self._call("POST", req.path, files=files), what)
+        return self._json(self._call("POST", req.path, json=req.body), what)
+
+    def server_info(self) -> ServerInfo | None:
+        """What the server says it runs (None when it does not say: older servers)."""
+        models = self._call("GET", "/v1/models")
+        if models.status_code == 404:
+            return None
+        card: dict[str, Any] = {}
+        try:
+            data = models.json().get("data") or []
+            card = data[0] if data and isinstance(data[0], dict) else {}
+        except (ValueError, AttributeError):
+            card = {}
+        model_path = None
+        info = self._call("GET", "/v1/model_info")
+        if info.status_code == 200:
+            try:
+                model_path = info.json().get("model_path")
+            except (ValueError, AttributeError):
+                model_path = None
+        gpus = card.get("num_gpus")
+        return ServerInfo(model_path=model_path if isinstance(model_path, str) else None,
+                          model_id=card.get("id") if isinstance(card.get("id"), str) else None,
+                          num_gpus=gpus if isinstance(gpus, int) and not isinstance(gpus, bool) else None,
+                          pipeline_class=(card.get("pipeline_class")
+                                          if isinstance(card.get("pipeline_class"), str) else None))
+
+    def prepare(self, case: Case) -> PreparedRequest:
+        return prepare(case, server_fields=self.server_fields)
+
+    def video(self, case: Case, req: PreparedRequest | None = None) -> bytes:
+        req = req or self.prepare(case)
+        job = self._post(req, "create job")
         job_id = job.get("id")
         if not isinstance(job_id, str) or not job_id or "/" in job_id:
             raise JobError(f"create job: no usable job id in {str(job)[:200]}")
         deadline = self.clock() + self.opts.job_deadline
         status = job.get("status")
         while status != "completed":
-            if status == "failed":
-                err = job.get("error") or job.get("message") or "no message"
-                raise JobError(f"job {job_id} failed: {str(err)[:500]}")
+            if status in ("failed", "cancelled", "deleted"):
+                raise JobError(f"job {job_id} {status}: {_error_text(job.get('error'))[:500]}")
             if self.clock() >= deadline:
                 raise JobError(f"job {job_id} not completed within {self.opts.job_deadline:.0f}s "
                                f"(last status {status!r})")
             self.sleep(self.opts.poll_interval)
             job = self._json(self._call("GET", f"/v1/videos/{job_id}"), f"poll job {job_id}")
             status = job.get("status")
+        if isinstance(job.get("url"), str) and job["url"]:
+            return self._fetch_url(job["url"], f"download job {job_id}")
         resp = self._call("GET", f"/v1/videos/{job_id}/content")
         if resp.status_code != 200 or not resp.content:
             raise JobError(f"download job {job_id}: HTTP {resp.status_code}, {len(resp.content)} bytes")
         return resp.content
 
-    def image(self, case: Case) -> bytes:
-        data = self._json(self._call("POST", "/v1/images/generations", json=request_body(case)),
-                          "image generation")
+    def image(self, case: Case, req: PreparedRequest | None = None) -> bytes:
+        req = req or self.prepare(case)
+        data = self._post(req, "image generation")
         try:
-            return base64.b64decode(data["data"][0]["b64_json"], validate=True)
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise JobError("image generation: no b64_json image in the response") from exc
+            item = data["data"][0]
+        except (KeyError, IndexError, TypeError):
+            raise JobError("image generation: no image in the response") from None
+        if not isinstance(item, dict):
+            raise JobError("image generation: no image in the response")
+        if isinstance(item.get("b64_json"), str):
+            try:
+                return base64.b64decode(item["b64_json"], validate=True)
+            except (binascii.Error, ValueError):
+                raise JobError("image generation: b64_json is not base64") from None
+        if isinstance(item.get("url"), str) and item["url"]:
+            return self._fetch_url(item["url"], "image generation")
+        raise JobError("image generation: no b64_json image or url in the response")

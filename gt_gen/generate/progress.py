@@ -21,6 +21,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty() if tty is None else tty
         self.quiet = quiet
+        self.label = ""  # what the cases run for, e.g. "control 2/4 negative_seed (another seed)"
         self.case = ""
         self.stage = 0
         self._t0 = time.perf_counter()
@@ -35,7 +36,8 @@ class Progress:
         self.stream.flush()
 
     def case_start(self, index: int, total: int, case_id: str) -> None:
-        self.case, self.stage, self._t0 = f"[{index}/{total}] {case_id}", 0, time.perf_counter()
+        prefix = f"{self.label}: " if self.label else ""
+        self.case, self.stage, self._t0 = f"{prefix}[{index}/{total}] {case_id}", 0, time.perf_counter()
         self._emit(f"{self.case}: started")
 
     def steps(self, iterable: Iterable[Any], total: int | None = None) -> Iterator[Any]:

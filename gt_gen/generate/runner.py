@@ -1,9 +1,12 @@
 """Generate the GT of a group of cases: one process, models loaded once, faults contained.
 
-A failing case is recorded (error, and for out-of-memory the peak memory) and the group
+The runner knows no model family: each case goes to the backend its ``backend`` names
+(:mod:`gt_gen.generate.backends`), built once per group and shared by its cases, so that a
+backend's load-once memo spans the group. A failing case is recorded (error, and for out-of-memory the peak memory) and the group
 goes on; the run exits 1 at the end if any case failed. The manifest is rewritten
 atomically after every case, so an interrupted run leaves a manifest of what finished and
-no file that looks complete but is not.
+no file that looks complete but is not. An existing manifest in the output folder is merged
+(:mod:`gt_gen.generate.manifest`): the cases run now replace their entries, the others stay.
 """
 
 from __future__ import annotations
@@ -26,15 +29,11 @@ from gt_gen import __version__
 from gt_gen.atomic import write_json
 from gt_gen.cases import Case
 from gt_gen.errors import GtGenError, UsageError
-from gt_gen.generate.official import OfficialRunner
+from gt_gen.generate.backends import Backend, load_backend
+from gt_gen.generate.manifest import MANIFEST, MANIFEST_SCHEMA, load_previous, merge_previous
 from gt_gen.generate.outputs import raw_frames_sha256, write_case_outputs
 from gt_gen.generate.progress import Progress
-from gt_gen.generate.tiny_patch import cpu_synchronize_noop, tiny_gemma_constant
-from gt_gen.generate.weights import ResolvedModel, resolve_full, resolve_tiny
 from gt_gen.redact import redact
-
-MANIFEST = "manifest.json"
-MANIFEST_SCHEMA = 1
 
 
 def _pkg(name: str) -> str | None:
@@ -49,6 +48,7 @@ def environment(device: torch.device) -> dict[str, Any]:
     env: dict[str, Any] = {
         "gt_gen": __version__, "python": platform.python_version(), "torch": torch.__version__,
         "ltx_core": _pkg("ltx-core"), "ltx_pipelines": _pkg("ltx-pipelines"),
+        "diffusers": _pkg("diffusers"),
         "transformers": _pkg("transformers"), "cuda": torch.version.cuda,
         "device": str(device), "cpu": platform.processor() or platform.machine(),
         "torch_threads": torch.get_num_threads(),
@@ -57,6 +57,10 @@ def environment(device: torch.device) -> dict[str, Any]:
         env["gpu"] = torch.cuda.get_device_name(device)
         env["cudnn"] = torch.backends.cudnn.version()
     return env
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _peak_rss_mb() -> float:
@@ -70,7 +74,7 @@ class GroupRun:
                  profile: str = "auto", weights_dir: Path | None = None,
                  allow_unpinned: bool = False, reuse: str = "models",
                  progress: Progress | None = None, run_url: str = "",
-                 runner: OfficialRunner | None = None) -> None:
+                 backends: dict[str, Backend] | None = None) -> None:
         if profile not in ("auto", "tiny", "full"):
             raise UsageError(f"unknown profile {profile!r}; use tiny, full or auto")
         self.cases, self.out_dir = cases, out_dir
@@ -79,11 +83,13 @@ class GroupRun:
             raise UsageError("--device cuda but no CUDA GPU is visible; use --device cpu")
         self.profile, self.weights_dir = profile, weights_dir
         self.allow_unpinned = allow_unpinned
-        self.runner = runner or OfficialRunner(self.device, reuse)
+        self.reuse = reuse
+        #: Backend name -> instance; pass one dict to several runs to share their memos.
+        self.backends: dict[str, Backend] = backends if backends is not None else {}
         self.progress = progress or Progress()
         self.manifest: dict[str, Any] = {
             "schema_version": MANIFEST_SCHEMA, "kind": "gt-gen-generate",
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "created": _now(),
             "environment": environment(self.device), "reuse": reuse,
             "run_url": redact(run_url), "frames_to_png": "through the mp4 (OpenCV seek), as sglang",
             "cases": {}}
@@ -95,24 +101,29 @@ class GroupRun:
             raise UsageError(f"case {case.id} uses the tiny model; run it with --profile tiny")
         return self.profile
 
-    def _resolve(self, case: Case) -> ResolvedModel:
-        if self._profile_of(case) == "tiny":
-            if not case.model.is_tiny:
-                raise UsageError(f"case {case.id} is a full-size case; --profile tiny applies to "
-                                 "tiny cases only (cases/tiny.toml)")
-            return resolve_tiny(case)
-        return resolve_full(case, weights_dir=self.weights_dir, allow_unpinned=self.allow_unpinned)
+    def backend(self, case: Case) -> Backend:
+        """The case's backend, created on first use and shared by the group."""
+        if case.backend not in self.backends:
+            self.backends[case.backend] = load_backend(case.backend, self.device, self.reuse)
+        return self.backends[case.backend]
 
     def _write_manifest(self) -> None:
         write_json(self.out_dir / MANIFEST, self.manifest)
 
     def run(self) -> int:
         """Generate every selected case; 0 if all succeeded, 1 if any failed."""
+        previous = load_previous(self.out_dir)  # before anything is written: bad -> exit 2
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        tiny_any = any(self._profile_of(c) == "tiny" for c in self.cases)
+        merge_previous(self.manifest, previous, {c.id for c in self.cases})
         failed = 0
-        patch = tiny_gemma_constant() if tiny_any else contextlib.nullcontext()
-        with patch, cpu_synchronize_noop(self.device), self.progress.patch_official_loops():
+        with contextlib.ExitStack() as stack:
+            for name in dict.fromkeys(c.backend for c in self.cases if c.is_official):
+                group = [c for c in self.cases if c.backend == name]
+                try:
+                    backend = self.backend(group[0])
+                except GtGenError:
+                    continue  # recorded per case below
+                stack.enter_context(backend.session(group, self.progress))
             for i, case in enumerate(self.cases, 1):
                 ok = self._run_case(i, case)
                 failed += not ok
@@ -123,7 +134,8 @@ class GroupRun:
 
     def _run_case(self, index: int, case: Case) -> bool:
         self.progress.case_start(index, len(self.cases), case.id)
-        entry: dict[str, Any] = {"request": asdict(case.request), "pipeline": case.pipeline,
+        entry: dict[str, Any] = {"created": _now(), "request": asdict(case.request),
+                                 "pipeline": case.pipeline,
                                  "backend": case.backend, "gpus": case.gpus,
                                  "comparability": case.comparability, "seed": case.request.seed,
                                  "profile": self._profile_of(case)}
@@ -135,11 +147,15 @@ class GroupRun:
                 raise UsageError(f"case {case.id} is {case.comparability} on backend "
                                  f"{case.backend}: official GT is only generated for official-"
                                  f"comparable cases ({case.reason})")
-            model = self._resolve(case)
+            backend = self.backend(case)
+            model = backend.resolve(case, self._profile_of(case), weights_dir=self.weights_dir,
+                                    allow_unpinned=self.allow_unpinned)
             entry["model"] = model.provenance
-            out = self.runner.run(case, model)
+            out = backend.run(case, model)
             t1 = time.perf_counter()
-            entry["files"] = write_case_outputs(case, out, self.out_dir)
+            entry.update(out.manifest)
+            entry["files"] = write_case_outputs(case, out, self.out_dir, backend)
+            entry.update(backend.finish(case, out, self.out_dir))
             entry["raw_frames_sha256"] = raw_frames_sha256(out.frames)
             entry["frames"] = int(out.frames.shape[0])
             entry["size"] = [int(out.frames.shape[2]), int(out.frames.shape[1])]
@@ -156,7 +172,8 @@ class GroupRun:
             entry["error"] = redact(" ".join(msg.split()))[:2000]
             if oom:
                 entry["error_kind"] = "out_of_memory"
-                self.runner.release()  # the next case starts with nothing held over
+                for b in self.backends.values():
+                    b.release()  # the next case starts with nothing held over
             if not isinstance(exc, GtGenError):
                 entry["traceback_tail"] = redact("".join(traceback.format_exc().splitlines(True)[-6:]))
             entry["timings"] = {"total_s": round(time.perf_counter() - t0, 4)}

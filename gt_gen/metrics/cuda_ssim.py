@@ -24,7 +24,7 @@ def load() -> Any | None:
         try:
             from torch.utils.cpp_extension import load_inline
 
-            from gt_gen.generate.tiny import cache_root
+            from gt_gen.generate.cache import cache_root
 
             src = (Path(__file__).parent / "_native" / "ssim_cuda.cu").read_text()
             build = cache_root() / "cuda_ext"

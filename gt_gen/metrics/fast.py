@@ -5,8 +5,11 @@ Why it equals scikit-image: skimage filters with a 7x7 uniform window and then c
 image. We compute exactly those "valid" window sums with separable running sums (cumsum
 along one axis, then the other) in exact int32 arithmetic, so no padding mode is involved
 and no rounding happens before the final ratio; |fast - skimage| stays near 1e-15.
-PSNR accumulates squared errors in float64; MAD sums |a-b| in float64 and divides, which
-equals the float32 mean of the reference up to float32 rounding.
+PSNR is scikit-image's formula on the exact integer sum of squared errors (``mse = q / n``
+is exactly numpy's float64 mean of those integers, then ``10 * np.log10(255**2 / mse)``), so
+it is bit-identical. MAD is sglang's float32 number, not the exact mean: numpy's pairwise
+float32 summation reproduced from exact integer leaf sums (:mod:`gt_gen.metrics.npmean`),
+so a value at its gate gets sglang's verdict.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from gt_gen.metrics import npmean
 
 WIN = 7
 K1, K2 = 0.01, 0.03
@@ -87,16 +92,27 @@ def engine_name(device: str = "cpu") -> str:
     return "c-kernel" if _native is not None else "torch-cpu"
 
 
+def psnr_from_sum(sq: int, n: int, data_range: float = 255.0) -> float:
+    """scikit-image's PSNR from the exact integer sum of squared errors over ``n`` values.
+
+    ``sq / n`` (a correctly rounded division of exact integers) is exactly the float64 mean
+    scikit-image takes, and the rest is its formula with ``np.log10``: bit-identical."""
+    if sq == 0:
+        return math.inf
+    return float(10 * np.log10(float(data_range) ** 2 / (sq / n)))
+
+
 def _native_metrics(gts: np.ndarray, cands: np.ndarray) -> list[dict[str, float]]:
     out = []
     for g, c in zip(gts, cands):
         g, c = np.ascontiguousarray(g), np.ascontiguousarray(c)
         h, w, ch = g.shape
-        s, sq, ab = _native.metrics(g, c, h, w, ch, 255.0)
-        n = g.size
-        mse = sq / n
-        out.append({"ssim": s, "psnr": math.inf if sq == 0 else 10.0 * math.log10(255.0**2 / mse),
-                    "mean_abs_diff": ab / n})
+        got = _native.metrics(g, c, h, w, ch, 255.0)
+        s, sq = got[0], got[1]
+        # A kernel built before it learnt numpy's float32 MAD returns 3 values: compute it
+        # the way sglang does instead.
+        mad = got[3] if len(got) > 3 else npmean.absdiff_mean_numpy(g, c)
+        out.append({"ssim": s, "psnr": psnr_from_sum(sq, g.size), "mean_abs_diff": mad})
     return out
 
 
@@ -121,9 +137,9 @@ def batch_metrics(gts: np.ndarray, cands: np.ndarray, *, device: str = "cpu",
     for start in range(0, len(gts), chunk):
         g = to_tensor(gts[start:start + chunk], device)
         c = to_tensor(cands[start:start + chunk], device)
-        ssim, sq, ab = _sums(g, c)
+        ssim, sq, mad = _sums(g, c)
         assert ssim is not None
-        out.extend(_rows(ssim, sq, ab, g[0].numel()))
+        out.extend(_rows(ssim, sq, mad, g[0].numel()))
     return out
 
 
@@ -183,23 +199,22 @@ def _cuda_metrics(gts: np.ndarray, cands: np.ndarray, device: str, chunk: int) -
         parts.append((ssim, *_sums(g, c, ssim_done=True)[1:]))
     ssim = torch.cat([p[0] for p in parts])
     sq = torch.cat([p[1] for p in parts])
-    ab = torch.cat([p[2] for p in parts])
-    return _rows(ssim, sq, ab, gts[0].size)
+    mad = [m for p in parts for m in p[2]]
+    return _rows(ssim, sq, mad, gts[0].size)
 
 
 def _sums(g: torch.Tensor, c: torch.Tensor,
-          ssim_done: bool = False) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
-    """SSIM per frame (unless done elsewhere) and exact int64 sums of d² and |d|."""
+          ssim_done: bool = False) -> tuple[torch.Tensor | None, torch.Tensor, list[float]]:
+    """SSIM per frame (unless done elsewhere), the exact int64 sum of d² and sglang's
+    float32 MAD (numpy's summation order, from exact leaf sums on the device)."""
     ssim = None if ssim_done else ssim_batch(g, c)
     d = g.to(torch.int32) - c.to(torch.int32)
     sq = (d * d).sum(dim=(1, 2, 3), dtype=torch.int64)  # exact integer sums
-    ab = d.abs().sum(dim=(1, 2, 3), dtype=torch.int64)
-    return ssim, sq, ab
+    # numpy sums the HxWxC (channel-last) layout: undo the NCHW view before flattening.
+    mad = npmean.absdiff_means_torch(g.permute(0, 2, 3, 1), c.permute(0, 2, 3, 1))
+    return ssim, sq, mad
 
 
-def _rows(ssim: torch.Tensor, sq: torch.Tensor, ab: torch.Tensor, n: int) -> list[dict[str, float]]:
-    rows = []
-    for s, q, a in zip(ssim.tolist(), sq.tolist(), ab.tolist()):
-        psnr = math.inf if q == 0 else 10.0 * math.log10(255.0**2 * n / q)
-        rows.append({"ssim": s, "psnr": psnr, "mean_abs_diff": a / n})
-    return rows
+def _rows(ssim: torch.Tensor, sq: torch.Tensor, mad: list[float], n: int) -> list[dict[str, float]]:
+    return [{"ssim": s, "psnr": psnr_from_sum(q, n), "mean_abs_diff": m}
+            for s, q, m in zip(ssim.tolist(), sq.tolist(), mad)]

@@ -9,12 +9,13 @@ from __future__ import annotations
 import base64
 import html
 import math
+import os
 from pathlib import Path
 from typing import Any
 
-from gt_gen.reports.markdown import LABEL, fmt
+from gt_gen.reports.markdown import LABEL, fmt, unverified_tag
 from gt_gen.results import Results
-from gt_gen.thresholds import METRICS
+from gt_gen.thresholds import HIGHER_IS_BETTER, METRICS
 
 WORD = {"passed": "passed", "failed": "FAILED", "missing_gt": "FAILED: missing GT",
         "missing_candidate": "FAILED: missing candidate", "unknown_gt": "FAILED: GT unknown",
@@ -27,11 +28,42 @@ table{border-collapse:collapse;margin:8px 0;background:#fff} td,th{border:1px so
 .na{color:#888} .case{border:1px solid #ddd;border-radius:6px;padding:12px;margin:16px 0;background:#fff}
 img.frames{max-width:100%;image-rendering:pixelated;border:1px solid #ccc}
 .sev-error{background:#fde8e8} .sev-warning{background:#fff5d6}
+.unverified{background:#fff5d6;color:#8a5a00;font-size:12px;padding:1px 4px;border-radius:3px}
 """
 
 
-def _img(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+def _unverified(res: Any) -> str:
+    """A visible mark for a case whose GT no manifest verified."""
+    return (" <span class='unverified' title='no manifest.json covered this GT folder'>"
+            "unverified GT</span>") if unverified_tag(res) else ""
+
+
+#: Largest image embedded (a side-by-side of three full-HD key frames is a few MB).
+MAX_IMAGE_BYTES = 64 * 1024 * 1024
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def case_image(base: Path, r: Any, where: str | Path | None = None) -> bytes | None:
+    """The side-by-side PNG of case ``r``: ``frames/<case>.png``, else its ``diff_image``.
+
+    Both are names from results.json, which may come from anywhere: only a regular PNG file
+    inside ``base`` (the results folder, symlinks resolved) is embedded; a name that leads
+    out of it, or a file that is not a PNG, is a :class:`ConfigError` naming the case."""
+    from gt_gen import jsonio
+    from gt_gen.errors import ConfigError
+    from gt_gen.names import inside
+
+    rels = [f"frames/{r.case_id}.png"] + ([r.diff_image] if r.diff_image else [])
+    for rel in rels:
+        path = inside(base, rel, kind=f"image of case {r.case_id}", where=where)
+        if not os.path.lexists(path):
+            continue
+        data = jsonio.read_regular_bytes(path, max_bytes=MAX_IMAGE_BYTES,
+                                         what=f"image of case {r.case_id}")
+        if not data.startswith(PNG_MAGIC):
+            raise ConfigError(f"image {rel!r} of case {r.case_id} is not a PNG", path=where)
+        return data
+    return None
 
 
 def _svg_curve(values: list[float | None], gate: float | None, label: str) -> str:
@@ -68,8 +100,40 @@ def _findings_table(rows: list[dict[str, Any]], first: str) -> list[str]:
     return out
 
 
-def render(results: Results, base: Path, audit: dict[str, Any] | None = None) -> str:
-    """The page; ``base`` is the folder results.json lives in (images are found from it)."""
+def _suggestions(audit: dict[str, Any], results: Results) -> list[str]:
+    """The audit's suggested thresholds beside the gates this run applied (audit.md shows them
+    too: a reviewer of the HTML report should not have to open another file to see them)."""
+    sug = audit.get("suggestions") or {}
+    if not isinstance(sug, dict) or not sug:
+        return []
+    e = html.escape
+    gates = {r.case_id: r.gates for r in results.cases}
+    rule = (audit.get("meta") or {}).get("rule") if isinstance(audit.get("meta"), dict) else None
+    out = ["<h2 id='suggested-thresholds'>Suggested thresholds (audit)</h2>"]
+    if isinstance(rule, str) and rule:
+        out.append(f"<p>Rule: {e(rule)}. The live thresholds file is never changed by the audit.</p>")
+    out.append("<table id='suggestions'><tr><th>case</th>"
+               + "".join(f"<th>{LABEL[m]} suggested (gate now)</th>" for m in METRICS) + "</tr>")
+    for cid in sorted(sug):
+        row = sug[cid] if isinstance(sug[cid], dict) else {}
+        cells = []
+        for m in METRICS:
+            v = row.get(m)
+            now = (gates.get(cid) or {}).get(m, {}).get("value")
+            if not isinstance(v, (int, float)) or isinstance(v, bool):
+                cells.append("<td class='na'>–</td>")
+            else:
+                cells.append(f"<td>{fmt(float(v))}" + (f" ({fmt(now)})" if isinstance(now, (int, float)) else "")
+                             + "</td>")
+        out.append(f"<tr data-suggestion='{e(str(cid))}'><td>{e(str(cid))}</td>{''.join(cells)}</tr>")
+    out.append("</table>")
+    return out
+
+
+def render(results: Results, base: Path, audit: dict[str, Any] | None = None,
+           where: str | Path | None = None) -> str:
+    """The page; ``base`` is the folder results.json lives in (images are found from it, and
+    only inside it); ``where`` names results.json in errors."""
     s = results.summary()
     e = html.escape
     out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>gt-gen report</title>"
@@ -84,19 +148,21 @@ def render(results: Results, base: Path, audit: dict[str, Any] | None = None) ->
         cells = []
         for m in METRICS:
             g, wv = r.gates.get(m), r.worst.get(m)
+            d = (g or {}).get("direction") or (">=" if HIGHER_IS_BETTER[m] else "<=")
             if g is None:
                 cells.append("<td class='na'>–</td>")
             elif wv is None:
-                cells.append(f"<td class='na'>not evaluated ({e(g['direction'])} {fmt(g['value'])})</td>")
+                cells.append(f"<td class='na'>not evaluated ({e(d)} {fmt(g['value'])})</td>")
             else:
-                ok = (wv >= g["value"]) if g["direction"] == ">=" else (wv <= g["value"])
-                cells.append(f"<td class='{'passed' if ok else 'failed'}'>{fmt(wv)} ({e(g['direction'])} {fmt(g['value'])})</td>")
+                ok = (wv >= g["value"]) if d == ">=" else (wv <= g["value"])
+                cells.append(f"<td class='{'passed' if ok else 'failed'}'>{fmt(wv)} ({e(d)} {fmt(g['value'])})</td>")
         out.append(f"<tr data-case='{e(r.case_id)}'><td><a href='#case-{e(r.case_id)}'>{e(r.case_id)}</a></td>"
-                   f"<td class='{e(r.status)}'>{e(WORD[r.status])}</td>{''.join(cells)}</tr>")
+                   f"<td class='{e(r.status)}'>{e(WORD[r.status])}{_unverified(r)}</td>{''.join(cells)}</tr>")
     out.append("</table>")
     for r in results.cases:
         out.append(f"<section class='case' id='case-{e(r.case_id)}' data-case='{e(r.case_id)}'>"
-                   f"<h2>{e(r.case_id)} — <span class='{e(r.status)}'>{e(WORD[r.status])}</span></h2>")
+                   f"<h2>{e(r.case_id)} — <span class='{e(r.status)}'>{e(WORD[r.status])}</span>"
+                   f"{_unverified(r)}</h2>")
         if r.message:
             out.append(f"<p>{e(r.message)}</p>")
         if r.frames:
@@ -107,12 +173,10 @@ def render(results: Results, base: Path, audit: dict[str, Any] | None = None) ->
                     f"{fmt(f.metrics.get(m))}</td>" for m in METRICS)
                 out.append(f"<tr><td>{e(f.frame)}</td>{tds}</tr>")
             out.append("</table>")
-        img = base / "frames" / f"{r.case_id}.png"
-        if not img.is_file() and r.diff_image:
-            img = base / r.diff_image
-        if img.is_file():
+        img = case_image(base, r, where)
+        if img is not None:
             out.append(f"<p>GT | candidate | |diff| ×4 (one row per key frame)</p>"
-                       f"<img class='frames' alt='frames of {e(r.case_id)}' src='{_img(img)}'>")
+                       f"<img class='frames' alt='frames of {e(r.case_id)}' src='data:image/png;base64,{base64.b64encode(img).decode()}'>")
         for m, curve in (r.curves or {}).items():
             out.append(_svg_curve(curve, r.gates.get(m, {}).get("value"), f"{r.case_id} {LABEL.get(m, m)}"))
         if audit:
@@ -125,5 +189,6 @@ def render(results: Results, base: Path, audit: dict[str, Any] | None = None) ->
         if others:
             out.append("<h2>Other audit findings</h2>")
             out += _findings_table(others, "case_id")
+        out += _suggestions(audit, results)
     out.append("</body></html>")
     return "\n".join(out)

@@ -31,6 +31,11 @@ def cell(res, metric: str) -> str:
     return f"{fmt(worst)} ({gate['direction']} {fmt(gate['value'])})"
 
 
+def unverified_tag(res) -> str:
+    """Said beside the status of a case whose GT no manifest verified."""
+    return " ⚠️ unverified GT" if getattr(res, "gt_verification", None) == "unverified" else ""
+
+
 def render(results: Results, title: str = "gt-gen consistency") -> str:
     s = results.summary()
     lines = [f"## {title}", "",
@@ -40,7 +45,11 @@ def render(results: Results, title: str = "gt-gen consistency") -> str:
              "", "| case | status | " + " | ".join(f"worst {LABEL[m]} (gate)" for m in METRICS) + " | note |",
              "|---|---|" + "---|" * len(METRICS) + "---|"]
     for r in results.cases:
-        lines.append(f"| `{r.case_id}` | {ICON[r.status]} | "
+        lines.append(f"| `{r.case_id}` | {ICON[r.status]}{unverified_tag(r)} | "
                      + " | ".join(cell(r, m) for m in METRICS)
                      + f" | {r.message.replace('|', '/')} |")
+    unverified = [r.case_id for r in results.cases if unverified_tag(r)]
+    if unverified:
+        lines += ["", f"⚠️ **unverified GT** for {len(unverified)} case(s): no manifest.json covered "
+                  "their GT folder, so its files were compared as found."]
     return "\n".join(lines) + "\n"

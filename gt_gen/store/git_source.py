@@ -4,6 +4,12 @@ A bare mirror per remote lives in the gt-gen cache, fetched as a partial clone (
 blobs on first read), so CI downloads only the GT it compares. A pinned commit already in
 the mirror costs no network at all (``network_ops`` counts fetches); a branch or tag is
 resolved to its commit first, and that commit is what results record.
+
+Credentials in the remote URL (``https://user:token@host/...``) are taken out of it: the
+mirror's config on disk and every message hold the bare URL, and the credentials travel
+through the environment as an ``Authorization`` header, only over https (see
+:mod:`gt_gen.store.credentials`). Git objects are content-addressed, so the mirror needs no
+eviction: a corrupted object fails git's own hash check.
 """
 
 from __future__ import annotations
@@ -12,9 +18,10 @@ import hashlib
 from pathlib import Path
 
 from gt_gen import gitutil
-from gt_gen.errors import GitError, MissingFileError
+from gt_gen.errors import GitError, MissingFileError, UsageError
 from gt_gen.gitutil import COMMIT_RE
 from gt_gen.redact import redact
+from gt_gen.store import credentials
 from gt_gen.store.source import Presence, safe_relpath
 
 
@@ -24,11 +31,16 @@ class GitSource:
     def __init__(self, remote: str, ref: str, cache_root: Path) -> None:
         if Path(remote).exists():
             remote = str(Path(remote).resolve())
+        remote, user, password = credentials.split_userinfo(remote)
+        if (user is not None or password is not None) and not credentials.may_send(remote, remote):
+            raise UsageError(f"credentials in the URL of {redact('git:' + remote)} would travel "
+                             "unencrypted: give an https:// URL (or set CI_DATA_TOKEN for it)")
         self.remote = remote
         self.description = redact(f"git:{remote}")
         self.mirror = cache_root / "git" / (hashlib.sha256(remote.encode()).hexdigest()[:16] + ".git")
         self.network_ops = 0
-        self.env = gitutil.auth_env(remote)  # a private ci-data: token from the environment
+        # A private ci-data: the URL's credentials or CI_DATA_TOKEN, through the environment.
+        self.env = credentials.git_env(remote, user, password)
         self._ensure_mirror()
         self.ref = ref
         self.commit: str = self.resolve(ref)
@@ -64,9 +76,29 @@ class GitSource:
                 raise GitError(f"commit {ref} not found in {self.description}")
             return ref
         if not self._fetch(f"+{ref}:refs/gtgen/resolved"):
-            raise GitError(f"cannot fetch ref {ref!r} from {self.description} (no such branch or "
-                           "tag, or the remote is unreachable)")
+            raise GitError(f"cannot fetch ref {ref!r} from {self.description}: "
+                           + self._why_no_ref(ref))
         return gitutil.out("rev-parse", "refs/gtgen/resolved^{commit}", cwd=self.mirror)
+
+    def _why_no_ref(self, ref: str) -> str:
+        """Name the branches the remote does have: `gt-gen publish` without --source-ref
+        commits to gt/local and from another source ref to gt/<name>, so `--ref main` often
+        just means the GT went to another branch."""
+        proc = gitutil.git("ls-remote", "--heads", "origin", cwd=self.mirror, check=False,
+                           extra_env=self.env, timeout=60)
+        if proc.returncode != 0:
+            return "no such branch or tag, or the remote is unreachable"
+        heads = sorted(line.split("refs/heads/", 1)[1] for line in
+                       proc.stdout.decode(errors="replace").splitlines() if "refs/heads/" in line)
+        if not heads:
+            return "no such branch or tag; the repository has no branches yet"
+        shown = ", ".join(heads[:12]) + (f", ... ({len(heads)} in all)" if len(heads) > 12 else "")
+        hint = ""
+        gt = [h for h in heads if h.startswith("gt/")]
+        if gt:
+            hint = (f"; `gt-gen publish` commits to gt/local without --source-ref and to gt/<name> "
+                    f"for a non-main source ref: try --ref {gt[0]}")
+        return f"no such branch or tag; its branches: {shown}{hint}"
 
     def _listing(self) -> set[str]:
         if self._paths is None:

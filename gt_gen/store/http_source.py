@@ -6,11 +6,17 @@ definitive 404), unknown (timeouts, resets, 5xx, 429, any other status) after bo
 retries with jitter honouring ``Retry-After``. Unknown never becomes missing: sglang once
 failed CI on CDN blips that way. Bodies are checked against ``Content-Length``, so a
 truncated download is retried and then an error, never a file.
+
+Credentials (a URL's ``user:password@`` or ``CI_DATA_TOKEN``) are taken out of the URL and
+sent only where :func:`gt_gen.store.credentials.may_send` allows: https to the source's own
+host. Redirects are followed here, one hop at a time, so that rule is applied to every hop.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urljoin
 
 import requests
 
@@ -18,10 +24,13 @@ from gt_gen.errors import MissingFileError, NetworkError, UsageError
 from gt_gen.gitutil import COMMIT_RE
 from gt_gen.redact import redact
 from gt_gen.retry import Retryable, RetriesExhausted, parse_retry_after, retry
-from gt_gen.store.cache import MISSING, BlobCache
+from gt_gen.store import credentials
+from gt_gen.store.cache import BlobCache
 from gt_gen.store.source import Presence, safe_relpath
 
 HEAD_REFUSED = (403, 405, 501)
+MAX_REDIRECTS = 5
+T = TypeVar("T")
 
 
 class HttpSource:
@@ -34,7 +43,8 @@ class HttpSource:
         if not COMMIT_RE.match(commit or ""):
             raise UsageError(f"the HTTP source needs a pinned 40-hex commit as --ref, got "
                              f"{commit!r} (branches move; resolve it with git first)")
-        self.base = base_url.rstrip("/")
+        clean, user, password = credentials.split_userinfo(base_url)
+        self.base = clean.rstrip("/")
         self.commit = commit
         self.last_error = ""  # the last probe that ended unknown, for one-line reports
         self.description = redact(f"http:{self.base}")
@@ -45,36 +55,50 @@ class HttpSource:
         self.session = session or requests.Session()
         self.sleep = sleep
         self.requests_made = 0
-        self._token_header()
-
-    def _token_header(self) -> None:
-        import os
-
-        token = os.environ.get("CI_DATA_TOKEN") or os.environ.get("GT_GEN_TOKEN")
-        if token:
-            self.session.headers["Authorization"] = f"token {token}"
+        self.creds = credentials.for_url(user, password)
+        #: Relpaths whose bytes this run took from the cache (so a bad one can be evicted).
+        self.from_cache: set[str] = set()
 
     def url(self, relpath: str) -> str:
         return f"{self.base}/{self.commit}/{safe_relpath(relpath)}"
 
-    def _request(self, method: str, url: str, **kw) -> requests.Response:
-        self.requests_made += 1
-        try:
-            return self.session.request(method, url, timeout=self.timeout, allow_redirects=True, **kw)
-        except (requests.Timeout, requests.ConnectionError) as exc:
-            raise Retryable(f"{method} {redact(url)}: {type(exc).__name__}") from exc
-        except requests.RequestException as exc:
-            raise Retryable(f"{method} {redact(url)}: {type(exc).__name__}") from exc
+    def _withheld(self, url: str) -> str:
+        """A hint for 401/403 answers when credentials exist but were not sent to ``url``."""
+        if self.creds is None or credentials.may_send(url, self.base):
+            return ""
+        return (f" (credentials from {self.creds.origin} withheld: sent only over https to the "
+                f"source's host; {credentials.ALLOW_HTTP_LOOPBACK_ENV}=1 allows a loopback http server)")
 
-    def _retry(self, fn):
-        kwargs = {"attempts": self.attempts, "base": self.backoff}
+    def _request(self, method: str, url: str, headers: dict[str, str] | None = None,
+                 **kw: Any) -> requests.Response:
+        """One request, following redirects here so credentials never follow them elsewhere."""
+        for _ in range(MAX_REDIRECTS + 1):
+            self.requests_made += 1
+            hdrs = dict(headers or {})
+            if self.creds is not None and credentials.may_send(url, self.base):
+                hdrs["Authorization"] = self.creds.header
+            try:
+                resp = self.session.request(method, url, headers=hdrs, timeout=self.timeout,
+                                            allow_redirects=False, **kw)
+            except requests.RequestException as exc:
+                raise Retryable(f"{method} {redact(url)}: {type(exc).__name__}") from exc
+            if not resp.is_redirect:
+                return resp
+            location = resp.headers.get("Location", "")
+            resp.close()
+            url = urljoin(url, location)
+            if resp.status_code == 303:
+                method = "GET" if method != "HEAD" else method
+        raise Retryable(f"{method} {redact(url)}: more than {MAX_REDIRECTS} redirects")
+
+    def _retry(self, fn: Callable[[], T]) -> T:
         if self.sleep is not None:
-            kwargs["sleep"] = self.sleep
-        return retry(fn, **kwargs)
+            return retry(fn, attempts=self.attempts, base=self.backoff, sleep=self.sleep)
+        return retry(fn, attempts=self.attempts, base=self.backoff)
 
-    @staticmethod
-    def _transient(resp: requests.Response, what: str) -> Retryable:
-        return Retryable(f"{what}: HTTP {resp.status_code}",
+    def _transient(self, resp: requests.Response, what: str) -> Retryable:
+        hint = self._withheld(resp.url or "") if resp.status_code in (401, 403) else ""
+        return Retryable(f"{what}: HTTP {resp.status_code}{hint}",
                          parse_retry_after(resp.headers.get("Retry-After")))
 
     def _probe_once(self, url: str) -> Presence:
@@ -91,18 +115,13 @@ class HttpSource:
 
     def probe(self, relpath: str) -> Presence:
         relpath = safe_relpath(relpath)
-        if self.cache is not None:
-            known = self.cache.lookup(self.base, self.commit, relpath)
-            if known is not None:
-                return Presence.MISSING if known == MISSING else Presence.PRESENT
+        if self.cache is not None and self.cache.lookup(self.base, self.commit, relpath) is not None:
+            return Presence.PRESENT  # only files that exist are cached; a 404 is asked again
         try:
-            outcome = self._retry(lambda: self._probe_once(self.url(relpath)))
+            return self._retry(lambda: self._probe_once(self.url(relpath)))
         except RetriesExhausted as exc:
             self.last_error = redact(f"{len(exc.reasons)} attempts: {exc.reasons[-1]}")
             return Presence.UNKNOWN
-        if outcome is Presence.MISSING and self.cache is not None:
-            self.cache.put(self.base, self.commit, relpath, None)  # immutable at a commit
-        return outcome
 
     def _get_once(self, url: str) -> bytes | None:
         resp = self._request("GET", url)
@@ -112,7 +131,7 @@ class HttpSource:
             raise self._transient(resp, f"GET {redact(url)}")
         expected = resp.headers.get("Content-Length")
         if expected is not None and resp.headers.get("Content-Encoding") in (None, "identity") \
-                and int(expected) != len(resp.content):
+                and expected.isdigit() and int(expected) != len(resp.content):
             raise Retryable(f"GET {redact(url)}: truncated body ({len(resp.content)} of {expected} bytes)")
         return resp.content
 
@@ -120,19 +139,29 @@ class HttpSource:
         relpath = safe_relpath(relpath)
         if self.cache is not None:
             known = self.cache.lookup(self.base, self.commit, relpath)
-            if known not in (None, MISSING):
+            if known is not None:
                 data = self.cache.get(known)
                 if data is not None:
+                    self.from_cache.add(relpath)
                     return data
         url = self.url(relpath)
         try:
-            data = self._retry(lambda: self._get_once(url))
+            got = self._retry(lambda: self._get_once(url))
         except RetriesExhausted as exc:
             raise NetworkError(f"cannot download {redact(url)} after {self.attempts} attempts "
                                f"({redact(str(exc))}); the GT state is unknown, rerun later",
                                url=redact(url)) from None
-        if data is None:
+        if got is None:
             raise MissingFileError(f"GT file not found at {redact(url)}", url=redact(url))
+        self.from_cache.discard(relpath)
         if self.cache is not None:
-            self.cache.put(self.base, self.commit, relpath, data)
-        return data
+            self.cache.put(self.base, self.commit, relpath, got)
+        return got
+
+    def evict_cached(self, relpath: str) -> str | None:
+        """Drop ``relpath`` from the cache if this run read it from there; where it was."""
+        if self.cache is None or relpath not in self.from_cache:
+            return None
+        self.from_cache.discard(relpath)
+        rec = self.cache.evict(self.base, self.commit, relpath)
+        return str(self.cache.root) if rec is not None else None

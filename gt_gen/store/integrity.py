@@ -1,20 +1,59 @@
-"""Every fetched GT file is checked against the folder's ``manifest.json`` where one exists.
+"""Every GT file is checked before it is decoded or compared: fail closed.
 
-A tampered or truncated file raises :class:`IntegrityError` and is never compared. A
-manifest that does not list a file it sits beside is treated the same way: unverifiable.
+Records a folder can carry (the first one found is the one checked):
+
+* ``manifest.json`` — written by ``gt-gen generate`` (``cases.*.files``) and by
+  ``gt-gen publish`` (``files``): the sha256 of every GT file beside it.
+* ``fetch.json`` — written by ``gt-gen fetch``: the sha256 of every file it copied, so a file
+  changed after the fetch is caught when the folder is compared later.
+
+A file whose bytes differ, or that the record does not list, raises :class:`IntegrityError`
+(tampering, never a decode failure: bytes are checked before they are decoded). When the
+answer about a folder's manifest is *unknown* (503, reset, timeout), the GT beside it is
+:class:`GtUnknownError` (the case is ``unknown_gt``), never read unverified.
+
+A folder with no record at all (sglang's own ci-data has none) may be read, but is marked
+*unverified*, and with ``require_manifest`` it is refused (:class:`ManifestMissingError`).
+By default that is required when the source *looks published by gt-gen*: the folder's
+``case_map.json`` carries ``"published_by": "gt-gen"`` (``publish`` writes it), or another GT
+folder of the source (either target, the platform subfolder or the default) has a
+``manifest.json``. If that cannot be told (network trouble), the case is unknown.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import posixpath
+from dataclasses import dataclass
 from typing import Any
 
-from gt_gen.errors import IntegrityError
+from gt_gen import jsonio
+from gt_gen.errors import ConfigError, GtGenError, IntegrityError, NetworkError
+from gt_gen.store.layout import CASE_MAP, TARGETS, folder as layout_folder
 from gt_gen.store.source import GtSource, Presence
 
 MANIFEST = "manifest.json"
+FETCH_RECORD = "fetch.json"
+#: Key ``publish`` writes into each ``case_map.json`` it touches (sglang's readers ignore it).
+PUBLISHED_BY_KEY = "published_by"
+PUBLISHED_BY = "gt-gen"
+
+VERIFIED_MANIFEST = "manifest"
+VERIFIED_FETCH = "fetch.json"
+UNVERIFIED = "unverified"
+
+
+class GtUnknownError(NetworkError):
+    """Whether (or how) a GT folder can be verified is unknown: network trouble. The case is
+    ``unknown_gt``, never compared unverified and never a pass."""
+
+
+class ManifestMissingError(IntegrityError):
+    """A GT folder has no manifest while one is required (``--require-manifest``)."""
+
+
+def _sha_ok(v: object) -> bool:
+    return isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v)
 
 
 def parse_manifest(data: bytes, where: str) -> dict[str, str]:
@@ -22,53 +61,216 @@ def parse_manifest(data: bytes, where: str) -> dict[str, str]:
     (``cases.*.files``). A manifest that cannot be read makes every file beside it
     unverifiable, so it is an :class:`IntegrityError`, never a silent skip."""
     try:
-        obj: Any = json.loads(data.decode("utf-8"))
+        obj: Any = jsonio.loads(data, where)
         files = obj.get("files", {})
         if isinstance(obj.get("cases"), dict) and not files:  # a generate manifest
-            files = {n: h for e in obj["cases"].values() for n, h in e.get("files", {}).items()}
+            files = {n: h for e in obj["cases"].values() if isinstance(e, dict)
+                     for n, h in (e.get("files") or {}).items()}
         listed = {str(k): (v["sha256"] if isinstance(v, dict) else v) for k, v in files.items()}
-    except (UnicodeDecodeError, ValueError, AttributeError, KeyError, TypeError) as exc:
+    except ConfigError as exc:
+        raise IntegrityError(f"unreadable manifest ({' '.join(str(exc).split())}); cannot verify "
+                             "the GT beside it, refusing to compare", path=where) from exc
+    except (AttributeError, KeyError, TypeError) as exc:
         raise IntegrityError(f"unreadable manifest ({type(exc).__name__}); cannot verify the GT "
                              "beside it, refusing to compare", path=where) from exc
-    if not all(isinstance(v, str) and len(v) == 64 for v in listed.values()):
-        raise IntegrityError("manifest lists a sha256 that is not 64 hex digits; refusing to "
-                             "compare", path=where)
+    if not all(_sha_ok(v) for v in listed.values()):
+        raise IntegrityError("manifest lists a sha256 that is not 64 lowercase hex digits; "
+                             "refusing to compare", path=where)
     return listed
 
 
+def parse_fetch_record(data: bytes, where: str) -> tuple[dict[str, str], set[str]]:
+    """File name -> sha256 from a ``fetch.json``, and the names fetched *unverified* (their
+    source folder had no manifest), which stay unverified when compared later."""
+    listed: dict[str, str] = {}
+    unverified: set[str] = set()
+    try:
+        obj: Any = jsonio.loads(data, where)
+        for entry in obj["cases"].values():
+            if entry.get("status") != "present":
+                continue
+            names = {str(k): v for k, v in entry["files"].items()}
+            listed.update(names)
+            if entry.get("gt_verification") != VERIFIED_MANIFEST:
+                unverified |= set(names)
+    except ConfigError as exc:
+        raise IntegrityError(f"unreadable fetch record ({' '.join(str(exc).split())}); cannot "
+                             "verify the GT beside it, refusing to compare", path=where) from exc
+    except (AttributeError, KeyError, TypeError) as exc:
+        raise IntegrityError(f"unreadable fetch record ({type(exc).__name__}); cannot verify the "
+                             "GT beside it, refusing to compare", path=where) from exc
+    if not all(_sha_ok(v) for v in listed.values()):
+        raise IntegrityError("fetch record lists a sha256 that is not 64 lowercase hex digits; "
+                             "refusing to compare", path=where)
+    return listed, unverified
+
+
+@dataclass(frozen=True)
+class FolderRecords:
+    """What one folder's files are checked against: ``(record relpath, name -> sha256)``."""
+
+    records: tuple[tuple[str, dict[str, str]], ...]
+    unverified_names: frozenset[str] = frozenset()
+
+    @property
+    def verified(self) -> bool:
+        return bool(self.records)
+
+
 class Verifier:
-    """Callable ``(relpath, data)`` that raises on a mismatch; caches manifests per folder."""
+    """Reads GT through its folder's records; raises on a mismatch; caches records per folder.
 
-    def __init__(self, source: GtSource) -> None:
+    ``require_manifest``: True refuses a folder without a record, False reads it (marked
+    unverified), None (the default) decides per source, as the module docstring says."""
+
+    def __init__(self, source: GtSource, *, require_manifest: bool | None = None,
+                 platform: str | None = None) -> None:
         self.source = source
-        self._manifests: dict[str, dict[str, str] | None] = {}
+        self.require_manifest = require_manifest
+        self.platform = platform
+        self._folders: dict[str, FolderRecords] = {}
+        self._published: bool | None = None
+        #: relpath -> how it was verified (``manifest``, ``fetch.json`` or ``unverified``).
+        self.verified_by: dict[str, str] = {}
 
-    def _manifest(self, folder: str) -> dict[str, str] | None:
-        if folder not in self._manifests:
-            rel = posixpath.join(folder, MANIFEST) if folder else MANIFEST
-            if self.source.probe(rel) is not Presence.PRESENT:
-                self._manifests[folder] = None
-            else:
-                self._manifests[folder] = parse_manifest(self.source.read_bytes(rel), rel)
-        return self._manifests[folder]
+    # -- what a folder is checked against -------------------------------------------------
+    def _probe(self, rel: str) -> Presence:
+        return self.source.probe(rel)
 
+    def _fetch(self, rel: str) -> bytes:
+        try:
+            return self.source.read_bytes(rel)
+        except NetworkError as exc:
+            raise GtUnknownError(f"{rel} could not be downloaded ({exc.one_line()}); the GT beside "
+                                 "it cannot be verified, so it is unknown, not compared", path=rel) from exc
+        except GtGenError as exc:  # probed present, then gone: the state is not known
+            raise GtUnknownError(f"{rel} was probed present but could not be read "
+                                 f"({exc.one_line()}); GT state unknown, not compared", path=rel) from exc
+
+    def _why(self) -> str:
+        err = getattr(self.source, "last_error", "")
+        return f" ({err})" if err else ""
+
+    def records(self, folder: str) -> FolderRecords:
+        """The records of ``folder`` (``""`` is the root); raises when it must not be read."""
+        if folder in self._folders:
+            return self._folders[folder]
+        found: list[tuple[str, dict[str, str]]] = []
+        unverified: set[str] = set()
+        for name in (MANIFEST, FETCH_RECORD):
+            if found:  # a folder with a manifest is checked against it (fetch never writes one)
+                break
+            rel = posixpath.join(folder, name) if folder else name
+            p = self._probe(rel)
+            if p is Presence.UNKNOWN:
+                raise GtUnknownError(f"whether {rel} exists is unknown{self._why()}; the GT beside it "
+                                     "cannot be verified, so it is unknown, not compared", path=rel)
+            if p is Presence.PRESENT:
+                data = self._fetch(rel)
+                if name == MANIFEST:
+                    found.append((rel, parse_manifest(data, rel)))
+                else:
+                    listed, unverified = parse_fetch_record(data, rel)
+                    found.append((rel, listed))
+        if not found:
+            self._require_or_allow(folder)
+        rec = FolderRecords(tuple(found), frozenset(unverified))
+        self._folders[folder] = rec
+        return rec
+
+    def _require_or_allow(self, folder: str) -> None:
+        where = folder or "."
+        if self.require_manifest is False:
+            return
+        if self.require_manifest:
+            raise ManifestMissingError(f"no {MANIFEST} in GT folder {where} and --require-manifest "
+                                       "is on: its GT cannot be verified, not compared", path=where)
+        why = self._looks_published(folder)
+        if why:
+            raise ManifestMissingError(
+                f"no {MANIFEST} in GT folder {where}, but {why}: the source was published by gt-gen, "
+                "so GT without its manifest is refused (pass --no-require-manifest to read it "
+                "unverified)", path=where)
+
+    def _looks_published(self, folder: str) -> str:
+        """Why the source looks gt-gen published ("" if it does not); unknown raises."""
+        unknown: list[str] = []
+        cmap = posixpath.join(folder, CASE_MAP) if folder else CASE_MAP
+        p = self._probe(cmap)
+        if p is Presence.UNKNOWN:
+            unknown.append(cmap)
+        elif p is Presence.PRESENT:
+            try:
+                obj = jsonio.loads(self._fetch(cmap), cmap)
+            except ConfigError:
+                obj = None  # a hint only; the lookup reports a malformed case_map itself
+            if isinstance(obj, dict) and obj.get(PUBLISHED_BY_KEY) == PUBLISHED_BY:
+                return f"its {cmap} says it was published by gt-gen"
+        others = [layout_folder(t, plat) for t in TARGETS
+                  for plat in ([self.platform] if self.platform else []) + [None]]
+        for other in others:
+            if other == folder:
+                continue
+            rel = f"{other}/{MANIFEST}"
+            p = self._probe(rel)
+            if p is Presence.PRESENT:
+                return f"{rel} exists"
+            if p is Presence.UNKNOWN:
+                unknown.append(rel)
+        if unknown:
+            raise GtUnknownError(f"GT folder {folder or '.'} has no {MANIFEST}, and whether the source "
+                                 f"was published by gt-gen (which would require one) is unknown: "
+                                 f"{unknown[0]} could not be probed{self._why()}; not compared",
+                                 path=folder or ".")
+        return ""
+
+    # -- reading --------------------------------------------------------------------------
     def read(self, relpath: str) -> bytes:
-        """The bytes of ``relpath`` from the source, checked against its manifest: the one way
-        GT is read for comparing or fetching."""
-        data = self.source.read_bytes(relpath)
+        """The bytes of ``relpath`` from the source, checked against its folder's records
+        before anything decodes them: the one way GT is read for comparing or fetching."""
+        self.records(posixpath.split(relpath)[0])  # before downloading: unknown stays unknown
+        try:
+            data = self.source.read_bytes(relpath)
+        except NetworkError as exc:
+            if isinstance(exc, GtUnknownError):
+                raise
+            raise GtUnknownError(f"{relpath} could not be downloaded ({exc.one_line()}); GT state "
+                                 "unknown, not compared", path=relpath) from exc
         self(relpath, data)
         return data
 
+    def verification(self, relpaths: list[str]) -> str:
+        """How the files were verified, the weakest of them: ``unverified`` if any was not."""
+        ways = {self.verified_by.get(r, UNVERIFIED) for r in relpaths}
+        if not ways or UNVERIFIED in ways:
+            return UNVERIFIED
+        return VERIFIED_MANIFEST if VERIFIED_MANIFEST in ways else VERIFIED_FETCH
+
+    def _evicted(self, rels: list[str]) -> str:
+        evict = getattr(self.source, "evict_cached", None)
+        if evict is None:
+            return ""
+        where = [w for r in rels if (w := evict(r))]
+        if not where:
+            return ""
+        return (f"; it came from the gt-gen cache ({where[0]}) and was evicted: the next run "
+                "downloads it again")
+
     def __call__(self, relpath: str, data: bytes) -> None:
         folder, name = posixpath.split(relpath)
-        listed = self._manifest(folder)
-        if listed is None:
-            return
-        if name not in listed:
-            raise IntegrityError(f"{relpath} is not listed in {folder or '.'}/{MANIFEST}; "
-                                 "cannot verify it, refusing to compare", path=relpath)
+        rec = self.records(folder)
         digest = hashlib.sha256(data).hexdigest()
-        if digest != listed[name]:
-            raise IntegrityError(f"{relpath}: sha256 {digest[:12]}… does not match the manifest "
-                                 f"({listed[name][:12]}…): tampered or truncated, not compared",
-                                 path=relpath)
+        for record, listed in rec.records:
+            if name not in listed:
+                raise IntegrityError(f"{relpath} is not listed in {record}; cannot verify it, "
+                                     f"refusing to compare{self._evicted([record])}", path=relpath)
+            if digest != listed[name]:
+                raise IntegrityError(f"{relpath}: sha256 {digest[:12]}… does not match the manifest "
+                                     f"{record} ({listed[name][:12]}…): tampered, truncated or changed "
+                                     f"after it was written, not compared"
+                                     f"{self._evicted([relpath, record])}", path=relpath)
+        if not rec.verified or name in rec.unverified_names:
+            self.verified_by[relpath] = UNVERIFIED
+        else:
+            self.verified_by[relpath] = (VERIFIED_MANIFEST if any(r.endswith(MANIFEST) for r, _ in rec.records)
+                                         else VERIFIED_FETCH)

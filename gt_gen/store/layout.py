@@ -1,9 +1,21 @@
 """The ci-data layout (sglang compatible) and ``case_map.json``.
 
 ``diffusion-ci/consistency_gt/{official_generated,sglang_generated}/[<platform>/]`` holds
-the key-frame PNGs / images of each case, and each folder has a ``case_map.json`` listing
-the outputs of every case it holds: ``{"cases": {case_id: [file, ...]}}`` (a flat
-``{case_id: [file, ...]}`` object is read too).
+the key-frame PNGs / images of each case, and a folder's ``case_map.json`` lists the outputs
+of every case it holds. Three shapes are read:
+
+* sglang's real one (``sgl-project/ci-data-diffusion``)::
+
+    {"bundle_date": ..., "cases": {id: {"source": ..., "script" | "notes": ...,
+                                        "outputs": [file, ...]}}, ...other keys}
+
+* gt-gen's ``{"cases": {id: [file, ...]}}`` (what :func:`dump_case_map` writes);
+* a flat ``{id: [file, ...]}``.
+
+Top-level keys other than ``cases`` (``bundle_date``, ``active_gt_replacement``, ...) and an
+entry's keys other than ``outputs`` are sglang's bookkeeping, ignored. Every case id and file
+name is a name, never a path (:func:`gt_gen.names.safe_name`): a case map is input gt-gen does
+not control, and its names are joined to folders.
 """
 
 from __future__ import annotations
@@ -11,32 +23,55 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from gt_gen import jsonio
 from gt_gen.errors import ConfigError
+from gt_gen.names import safe_name
 
 GT_ROOT = "diffusion-ci/consistency_gt"
 TARGETS = ("official_generated", "sglang_generated")
 CASE_MAP = "case_map.json"
+
+_SHAPES = ('{"cases": {id: {"outputs": [file, ...]}}} (sglang), {"cases": {id: [file, ...]}} '
+           "or {id: [file, ...]}")
 
 
 def folder(target: str, platform: str | None = None) -> str:
     """Repository-relative folder of ``target`` (and ``platform``)."""
     if target not in TARGETS:
         raise ConfigError(f"unknown target {target!r}; use one of {list(TARGETS)}")
-    return f"{GT_ROOT}/{target}" + (f"/{platform}" if platform else "")
+    return f"{GT_ROOT}/{target}" + (f"/{safe_name(platform, kind='platform')}" if platform else "")
+
+
+def _files(value: Any, case_id: str, where: str) -> list[str]:
+    if not isinstance(value, list):
+        raise ConfigError(f"case_map.json: the outputs of {case_id!r} must be a list of file "
+                          f"names; expected {_SHAPES}", path=where)
+    return [safe_name(f, kind=f"file name (case {case_id!r})", where=where) for f in value]
+
+
+def _entry(case_id: str, value: Any, where: str) -> list[str]:
+    """One case's files, from a list (gt-gen / flat shape) or an object with ``outputs``."""
+    if isinstance(value, dict):
+        if "outputs" not in value:
+            raise ConfigError(f"case_map.json: the entry of {case_id!r} has no 'outputs' list; "
+                              f"expected {_SHAPES}", path=where)
+        return _files(value["outputs"], case_id, where)
+    return _files(value, case_id, where)
 
 
 def parse_case_map(data: bytes, where: str) -> dict[str, list[str]]:
-    """Parse a ``case_map.json`` into case id -> files."""
-    try:
-        obj: Any = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"malformed case_map.json: {exc}", path=where) from exc
-    if isinstance(obj, dict) and isinstance(obj.get("cases"), dict):
-        obj = obj["cases"]
-    if not isinstance(obj, dict) or not all(
-            isinstance(v, list) and all(isinstance(f, str) for f in v) for v in obj.values()):
-        raise ConfigError("case_map.json must map case ids to lists of file names", path=where)
-    return {str(k): list(v) for k, v in obj.items()}
+    """Parse a ``case_map.json`` (any of the three shapes) into case id -> files."""
+    obj: Any = jsonio.loads(data, where)
+    if not isinstance(obj, dict):
+        raise ConfigError(f"case_map.json must hold an object; expected {_SHAPES}", path=where)
+    if "cases" in obj:
+        cases = obj["cases"]
+        if not isinstance(cases, dict):
+            raise ConfigError(f"case_map.json: 'cases' must be an object; expected {_SHAPES}",
+                              path=where)
+    else:
+        cases = obj
+    return {safe_name(cid, kind="case id", where=where): _entry(cid, v, where) for cid, v in cases.items()}
 
 
 def dump_case_map(mapping: dict[str, list[str]]) -> str:

@@ -8,27 +8,40 @@ cannot conflict), and push again, a bounded number of times.
 
 Branch policy: a run from the engine's ``main`` publishes to ``main``; any other source ref
 publishes to an isolated ``gt/<name>`` branch, unless ``--branch`` says otherwise.
+
+Before anything is written, every file to publish is read once and checked against the
+source's generate ``manifest.json``: GT edited after ``generate`` is refused, naming the file,
+and the bytes checked are the bytes the quality gate sees and the commit carries.
+Republishing identical GT is a no-op: a file whose sha256 is unchanged keeps its manifest
+entry (timestamp and provenance included), so nothing changes and nothing is committed.
+Work clones live in ``$TMPDIR/gt-gen-publish-<pid>-*``; a publisher killed with SIGKILL
+cannot remove its own, so each publish first sweeps those whose process is gone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import os
 import re
+import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from gt_gen import gitutil
+from gt_gen import gitutil, jsonio
 from gt_gen.cases import Case
-from gt_gen.errors import GitError, QualityGateError, UsageError
-from gt_gen.frames import read_image
+from gt_gen.errors import ConfigError, GitError, IntegrityError, QualityGateError, UsageError
+from gt_gen.frames import decode_image, read_image
 from gt_gen.naming import expected_outputs, key_frame_names, video_name
 from gt_gen.redact import redact
-from gt_gen.store.integrity import MANIFEST
+from gt_gen.store import credentials
+from gt_gen.store.integrity import MANIFEST, PUBLISHED_BY, PUBLISHED_BY_KEY
 from gt_gen.store.layout import CASE_MAP, dump_case_map, folder, parse_case_map
 from gt_gen.store.quality import QualityReport, check_case
 
@@ -61,6 +74,108 @@ def branch_for(source_ref: str, explicit: str | None) -> str:
     return f"gt/{name or 'unnamed'}"
 
 
+#: Largest GT file read for publishing (a full-size GT mp4 is tens of MB).
+MAX_GT_FILE_BYTES = 2 * 1024**3
+WORK_PREFIX = "gt-gen-publish-"
+#: Work clones of an older gt-gen (no pid in the name) are swept once this old.
+STALE_UNNAMED_S = 24 * 3600
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def sweep_stale_work_dirs(parent: Path | None = None) -> list[Path]:
+    """Remove work clones left by publishers that were killed (their pid is gone).
+
+    Only directories of this user named ``gt-gen-publish-<pid>-*`` whose process no longer
+    runs are removed (and unnamed ones of older versions after a day); a live publisher's
+    clone is never touched."""
+    parent = Path(parent or tempfile.gettempdir())
+    removed: list[Path] = []
+    try:
+        entries = list(parent.glob(f"{WORK_PREFIX}*"))
+    except OSError:
+        return removed
+    for d in entries:
+        try:
+            st = d.lstat()
+        except OSError:
+            continue
+        if d.is_symlink() or not d.is_dir() or st.st_uid != os.getuid():
+            continue
+        m = re.match(rf"{re.escape(WORK_PREFIX)}(\d+)-", d.name)
+        stale = (not _pid_alive(int(m.group(1))) if m
+                 else time.time() - st.st_mtime > STALE_UNNAMED_S)
+        if stale:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
+@contextlib.contextmanager
+def work_dir():
+    """A fresh work folder named for this process, removed on the way out (stale ones of
+    killed publishers are swept first)."""
+    sweep_stale_work_dirs()
+    tmp = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-"))
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_generate_manifest(source: Path) -> dict:
+    """The ``cases`` object of ``source``'s generate manifest, strictly parsed."""
+    mpath = source / MANIFEST
+    if not mpath.is_file():
+        raise IntegrityError(f"no {MANIFEST} in {source}: publish takes GT written by `gt-gen "
+                             "generate`, whose manifest records the sha256 of every file", path=mpath)
+    obj = jsonio.load_file(mpath, what="generate manifest")
+    cases = obj.get("cases") if isinstance(obj, dict) else None
+    if not isinstance(cases, dict) or not all(isinstance(e, dict) for e in cases.values()):
+        raise ConfigError('not a `gt-gen generate` manifest: expected a "cases" object of '
+                          "objects", path=mpath)
+    return cases
+
+
+def verified_outputs(source: Path, cases: list[Case]) -> dict[str, dict[str, bytes]]:
+    """case id -> file name -> bytes of every file to publish, each read once and checked
+    against the generate manifest. A file absent from ``source`` is left out (the quality
+    gate reports missing key frames); one that differs from, or is not in, the manifest is an
+    :class:`IntegrityError` naming it."""
+    entries = read_generate_manifest(source)
+    mpath = source / MANIFEST
+    out: dict[str, dict[str, bytes]] = {}
+    for case in cases:
+        names = expected_outputs(case) + ([video_name(case)] if case.modality == "video" else [])
+        files = entries.get(case.id, {}).get("files")
+        got: dict[str, bytes] = {}
+        for name in names:
+            path = source / name
+            if not path.exists() and not path.is_symlink():
+                continue
+            data = jsonio.read_regular_bytes(path, max_bytes=MAX_GT_FILE_BYTES, what="GT file")
+            want = files.get(name) if isinstance(files, dict) else None
+            if not isinstance(want, str):
+                raise IntegrityError(f"{path}: not listed for case {case.id} in {mpath}, so not "
+                                     "written by `gt-gen generate`; refusing to publish it", path=path)
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != want:
+                raise IntegrityError(f"{path}: edited after `gt-gen generate` (sha256 {digest[:12]}…, "
+                                     f"the manifest says {want[:12]}…); refusing to publish it — "
+                                     "regenerate the case", path=path)
+            got[name] = data
+        out[case.id] = got
+    return out
+
+
 def load_outputs(source: Path, case: Case) -> dict[str, np.ndarray]:
     """The key frames (or image) of ``case`` in the generate output folder ``source``."""
     if case.modality == "video":
@@ -70,17 +185,43 @@ def load_outputs(source: Path, case: Case) -> dict[str, np.ndarray]:
     return {"first": read_image(source / name)} if (source / name).is_file() else {}
 
 
+def decode_outputs(source: Path, case: Case, blobs: dict[str, bytes]) -> dict[str, np.ndarray]:
+    """The key frames (or image) of ``case`` decoded from its verified bytes."""
+    if case.modality == "video":
+        return {k: decode_image(blobs[n], source / n) for k, n in key_frame_names(case).items()
+                if n in blobs}
+    name = expected_outputs(case)[0]
+    return {"first": decode_image(blobs[name], source / name)} if name in blobs else {}
+
+
+def _case_map_text(cmap: dict[str, list[str]]) -> str:
+    """``case_map.json`` in sglang's shape, marked as published by gt-gen (the mark tells
+    readers that every folder of this repository must carry a manifest)."""
+    text = dump_case_map(cmap)
+    obj = json.loads(text)
+    if not isinstance(obj, dict):
+        return text
+    obj[PUBLISHED_BY_KEY] = PUBLISHED_BY
+    return json.dumps(obj, indent=2, sort_keys=True) + "\n"
+
+
 class Publisher:
     """One publish of some cases' GT into ``target[/platform]`` on ``branch`` of ``repo``."""
 
     def __init__(self, repo: str, branch: str, target: str, platform: str | None,
                  provenance: Provenance, *, attempts: int = 5) -> None:
-        self.repo = str(Path(repo).resolve()) if Path(repo).exists() else repo
+        if Path(repo).exists():
+            self.repo, user, password = str(Path(repo).resolve()), None, None
+        else:
+            self.repo, user, password = credentials.split_userinfo(repo)
+            if (user is not None or password is not None) and not credentials.may_send(self.repo, self.repo):
+                raise UsageError(f"credentials in the URL of {redact(repo)} would travel "
+                                 "unencrypted: give an https:// URL (or set CI_DATA_TOKEN for it)")
         self.branch, self.platform = branch, platform
         self.folder = folder(target, platform)
         self.prov = provenance
         self.attempts = attempts
-        self.env = gitutil.auth_env(self.repo)
+        self.env = credentials.git_env(self.repo, user, password)
 
     def _git(self, *args: str, cwd: Path, check: bool = True):
         return gitutil.git(*args, cwd=cwd, check=check, extra_env=self.env)
@@ -115,26 +256,33 @@ class Publisher:
                 got[key] = read_image(d / name)
         return got or None
 
-    def _apply(self, work: Path, source: Path, cases: list[Case]) -> None:
+    def _apply(self, work: Path, blobs: dict[str, dict[str, bytes]], cases: list[Case]) -> None:
+        """Write the verified ``blobs`` and merge ``case_map.json`` / ``manifest.json``.
+
+        A file whose bytes are already there keeps its manifest entry untouched (timestamp
+        and provenance too): republishing identical GT changes nothing, so commits nothing."""
         d = work / self.folder
         d.mkdir(parents=True, exist_ok=True)
         cmap = parse_case_map((d / CASE_MAP).read_bytes(), str(d / CASE_MAP)) if (d / CASE_MAP).is_file() else {}
-        manifest = json.loads((d / MANIFEST).read_text()) if (d / MANIFEST).is_file() else {}
-        files = manifest.get("files", {})
+        manifest = jsonio.loads((d / MANIFEST).read_bytes(), d / MANIFEST) if (d / MANIFEST).is_file() else {}
+        files = manifest.get("files", {}) if isinstance(manifest, dict) else {}
+        if not isinstance(files, dict):
+            raise ConfigError("the ci-data manifest's \"files\" is not an object", path=d / MANIFEST)
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         for case in cases:
-            names = expected_outputs(case)
             # The GT mp4 travels too (manifest only, not case_map, which keeps sglang's shape):
             # whole-video compares read it back through any source.
-            video = [video_name(case)] if case.modality == "video" and (source / video_name(case)).is_file() else []
-            for name in [*names, *video]:
-                data = (source / name).read_bytes()
+            for name, data in blobs.get(case.id, {}).items():
+                sha = hashlib.sha256(data).hexdigest()
+                old = files.get(name)
                 (d / name).write_bytes(data)
-                files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "case": case.id,
+                if isinstance(old, dict) and old.get("sha256") == sha and old.get("case") == case.id:
+                    continue  # the same GT: its entry (and timestamp) stays as it was
+                files[name] = {"sha256": sha, "case": case.id,
                                "source_ref": self.prov.source_ref, "source_sha": self.prov.source_sha,
                                "torch": self.prov.torch, "run_url": self.prov.run_url, "published": now}
-            cmap[case.id] = names
-        (d / CASE_MAP).write_text(dump_case_map(cmap))
+            cmap[case.id] = expected_outputs(case)
+        (d / CASE_MAP).write_text(_case_map_text(cmap))
         (d / MANIFEST).write_text(json.dumps({"schema_version": 1, "files": dict(sorted(files.items()))},
                                              indent=2, sort_keys=True) + "\n")
 
@@ -146,18 +294,27 @@ class Publisher:
                   f"torch: {p.torch}\nrun-url: {p.run_url}\n")
 
     @staticmethod
-    def _video(source: Path, case: Case) -> Path | None:
-        p = source / video_name(case)
-        return p if case.modality == "video" and p.is_file() else None
+    def _video(tmp: Path, case: Case, blobs: dict[str, bytes]) -> Path | None:
+        """The verified GT mp4 written where the quality gate can decode it (not re-read
+        from the source, which could have changed since it was checked)."""
+        name = video_name(case)
+        if case.modality != "video" or name not in blobs:
+            return None
+        path = tmp / "verified" / case.id / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(blobs[name])
+        return path
 
     def publish(self, source: Path, cases: list[Case], *, check_only: bool = False,
                 allow_drift: bool = False) -> PublishResult:
-        with tempfile.TemporaryDirectory(prefix="gt-gen-publish-") as tmp:
-            work = Path(tmp) / "repo"
+        blobs = verified_outputs(source, cases)  # before anything is written
+        with work_dir() as tmp:
+            work = tmp / "repo"
             work.mkdir()
             self._checkout(work)
-            reports = [check_case(c, load_outputs(source, c), self.previous(work, c),
-                                  allow_drift=allow_drift, video=self._video(source, c)) for c in cases]
+            reports = [check_case(c, decode_outputs(source, c, blobs[c.id]), self.previous(work, c),
+                                  allow_drift=allow_drift, video=self._video(tmp, c, blobs[c.id]))
+                       for c in cases]
             bad = [r for r in reports if not r.ok]
             if bad:
                 raise QualityGateError("quality gate rejected " + "; ".join(
@@ -165,7 +322,7 @@ class Publisher:
             if check_only:
                 return PublishResult(self.branch, None, reports, 0, changed=False)
             for attempt in range(1, self.attempts + 1):
-                self._apply(work, source, cases)
+                self._apply(work, blobs, cases)
                 self._git("add", "-A", self.folder, cwd=work)
                 if self._git("diff", "--cached", "--quiet", cwd=work, check=False).returncode == 0:
                     head = self._git("rev-parse", "HEAD", cwd=work, check=False)
@@ -187,11 +344,9 @@ class Publisher:
 
 def case_selection_from_manifest(source: Path) -> list[str]:
     """Cases that ``gt-gen generate`` wrote successfully into ``source``."""
-    m = source / "manifest.json"
-    if not m.is_file():
+    if not (source / MANIFEST).is_file():
         return []
-    data = json.loads(m.read_text())
-    return sorted(cid for cid, e in data.get("cases", {}).items() if e.get("status") == "ok")
+    return sorted(cid for cid, e in read_generate_manifest(source).items() if e.get("status") == "ok")
 
 
 def require_cases(ids: list[str]) -> None:

@@ -27,7 +27,7 @@ def detect_kind(spec: str, ref: str | None = None) -> str:
 
 def open_source(kind: str, spec: str, ref: str | None) -> GtSource:
     """A :class:`GtSource` for ``spec``; git and http need ``ref``."""
-    from gt_gen.generate.tiny import cache_root
+    from gt_gen.generate.cache import cache_root
     from gt_gen.store.cache import BlobCache
 
     if kind not in KINDS:

@@ -47,7 +47,7 @@ def gt_for(tmp_path: Path, server: FakeSglang, cdir: Path) -> Path:
                 write_png(gt / f"{case.id}_1gpu_frame_{ {'first': '0', 'mid': 'mid', 'last': 'last'}[k]}.png", f)
     from tests.conftest import pattern_frames
 
-    write_png(gt / "im_1gpu.png", pattern_frames(1, 64, 96, 5)[0][..., ::-1].copy())
+    write_png(gt / "im_1gpu.png", pattern_frames(1, 64, 96, 5)[0])
     return gt
 
 
@@ -72,8 +72,9 @@ def test_failed_timed_out_and_malformed_jobs_are_per_case(server, tmp_path: Path
     reg = load_registry(cdir)
     client = SglangClient(server.url, ClientOptions(job_deadline=0.5, poll_interval=0.01, backoff=0.0))
     server.modes["first"] = "fail"
-    with pytest.raises(JobError, match="device-side assert"):
+    with pytest.raises(JobError, match="device-side assert") as exc:
         client.video(reg.get("v1"))
+    assert "{'message'" not in str(exc.value)  # the message text, not the error object
     server.modes["first"] = "never"
     with pytest.raises(JobError, match="not completed within"):
         client.video(reg.get("v1"))
@@ -114,3 +115,128 @@ def test_no_server_at_all_is_one_line_and_writes_nothing(tmp_path: Path) -> None
     proc = run_cli("candidates", "--server", "http://127.0.0.1:9", "--group", "tiny", "--out", str(out))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "unreachable" in proc.stderr
     assert "is the server up" in proc.stderr and not out.exists()
+
+
+def _record(out: Path) -> dict:
+    return json.loads((out / "candidates.json").read_text())["cases"]
+
+
+def cli(*args: str) -> int:
+    """``gt-gen`` in this process (the subprocess start-up dominates these small runs)."""
+    from gt_gen.cli import main
+
+    return main(list(args))
+
+
+def test_every_tiny_case_against_sglangs_request_models(tmp_path: Path) -> None:
+    """sglang 0.5.23 cannot take the tiny cases' STG blocks: those cases fail with the reason and
+    nothing is sent for them; a server whose model declares the fields gets every tiny case."""
+    plain = FakeSglang(model_path="tiny")
+    try:
+        out = tmp_path / "plain"
+        assert cli("candidates", "--group", "tiny", "--server", plain.url, "--out", str(out),
+                   "--poll-interval", "0.01") == 1
+        rec = _record(out)
+        for cid in ("tiny_one_stage_t2v", "tiny_two_stage_t2v"):
+            assert rec[cid]["status"] == "failed"
+            assert "server cannot honour request.guidance.audio_stg_blocks=[1]" in rec[cid]["error"]
+        assert rec["tiny_hq_ti2v"]["status"] == "ok"  # its guidance is the HQ server's own
+        assert [b["prompt"] for b in plain.bodies] == [REG.get("tiny_hq_ti2v").request.prompt]
+        assert not plain.rejected
+    finally:
+        plain.close()
+    declared = FakeSglang(model_path="tiny", model_fields={"video_stg_blocks", "audio_stg_blocks"})
+    try:
+        out = tmp_path / "declared"
+        assert cli("candidates", "--group", "tiny", "--server", declared.url, "--out", str(out),
+                   "--poll-interval", "0.01", "--server-fields", "video_stg_blocks,audio_stg_blocks") == 0
+        assert not declared.rejected and len(declared.bodies) == 3
+        for body in declared.bodies:
+            case = next(c for c in REG.select(group="tiny") if c.request.prompt == body["prompt"])
+            r = case.request
+            assert (body["size"], body["num_frames"], body["fps"], body["seed"]) == (
+                f"{r.width}x{r.height}", r.num_frames, int(r.fps), r.seed)
+            assert body["negative_prompt"] == r.negative_prompt and body["num_inference_steps"] == r.steps
+            assert body.get("video_stg_blocks", []) == r.guidance["stg_blocks"] or not r.guidance["stg_blocks"]
+        assert {p.name for p in out.iterdir()} >= {f"{c.id}_1gpu.mp4" for c in REG.select(group="tiny")}
+    finally:
+        declared.close()
+
+
+REG = load_registry()
+
+
+def test_non_integer_fps_fails_the_case_and_sends_nothing(server, tmp_path: Path) -> None:
+    d = tmp_path / "cases"
+    d.mkdir()
+    (d / "e.toml").write_text(case_toml("v1", num_frames=9, fps=24, seed=3).replace("fps = 24", "fps = 23.976"))
+    out = tmp_path / "cand"
+    assert cli("candidates", "--cases", str(d), "--group", "e", "--server", server.url, "--out", str(out)) == 1
+    assert "fps=23.976" in _record(out)["v1"]["error"] and "integer fps" in _record(out)["v1"]["error"]
+    assert server.posts == 0
+
+
+def test_images_are_named_by_what_the_server_returned(server, tmp_path: Path) -> None:
+    cdir = cases_dir(tmp_path)
+    out = tmp_path / "cand"
+    args = ("candidates", "--cases", str(cdir), "--group", "e", "--case", "im", "--server", server.url,
+            "--out", str(out))
+    assert cli(*args) == 0
+    assert (out / "im_1gpu.png").read_bytes().startswith(b"\x89PNG")
+    assert server.bodies[-1]["output_format"] == "png"
+    server.modes["image"] = "jpeg"  # a server that ignores output_format
+    assert cli(*args) == 0
+    assert (out / "im_1gpu.jpg").read_bytes().startswith(b"\xff\xd8\xff") and not (out / "im_1gpu.png").exists()
+    assert "asked for png, the server returned jpg" in _record(out)["im"]["note"]
+    server.modes["image"] = "url"  # the image comes back as a URL
+    assert cli(*args) == 0
+    assert (out / "im_1gpu.png").is_file() and not (out / "im_1gpu.jpg").exists()
+
+
+def test_result_urls_are_followed_and_the_key_stays_on_the_server(server, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("SGLANG_API_KEY", "sk-secret-key")
+    reg = load_registry(cases_dir(tmp_path))
+    client = SglangClient(server.url, ClientOptions(poll_interval=0.01, backoff=0.0))
+    server.modes["first"] = "cloud"
+    assert client.video(reg.get("v1")).startswith(b"\x00\x00\x00")  # an mp4 box
+    server.modes["first"] = "cloud_other"
+    assert client.video(reg.get("v1"))
+    seen = dict(server.auth_seen)
+    assert seen["job0.mp4"] == "Bearer sk-secret-key"  # same host as the server
+    assert seen["job1.mp4"] is None  # another host never gets the key
+
+
+def test_server_launched_otherwise_fails_the_case_with_the_serve_command(tmp_path: Path) -> None:
+    case = REG.get("wan2_1_t2v_1.3b_teacache_enabled")
+    wrong = FakeSglang(model_path="Qwen/Qwen-Image")
+    try:
+        out = tmp_path / "wrong"
+        assert cli("candidates", "--group", "sglang_native", "--case", case.id, "--server", wrong.url,
+                   "--out", str(out)) == 1 and wrong.posts == 0
+        err = _record(out)[case.id]["error"]
+        assert "serves Qwen/Qwen-Image" in err and "launch: SGLANG" not in err
+        assert case.sglang.server_args.serve_command() in err
+    finally:
+        wrong.close()
+    right = FakeSglang(model_path=case.sglang.server_args.model_path, default_size=(64, 32))
+    try:
+        out = tmp_path / "right"
+        assert cli("candidates", "--group", "sglang_native", "--case", case.id, "--server", right.url,
+                   "--out", str(out), "--poll-interval", "0.01") == 0
+        assert right.bodies == [{"model": "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "prompt": "A curious raccoon",
+                                 "size": "", "seconds": 1, "generator_device": "cuda",
+                                 "output_quality": "default", "enable_teacache": True, "quality": "exact"}]
+        assert _record(out)[case.id]["request"]["mode"] == "sglang"
+    finally:
+        right.close()
+
+
+def test_print_serve_command_asks_nothing(capsys) -> None:
+    assert cli("candidates", "--group", "ltx", "--print-serve-command") == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 5
+    hq = next(line for line in lines if line.startswith("ltx_2_3_hq_pipeline:"))
+    assert "PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True sglang serve --model-path Lightricks/LTX-2.3" in hq
+    assert "--pipeline-class-name LTX2TwoStageHQPipeline" in hq
+    assert cli("candidates", "--group", "tiny") == 2
+    assert "--server" in capsys.readouterr().err

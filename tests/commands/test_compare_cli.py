@@ -105,7 +105,7 @@ def test_all_frames_mode_writes_curves(setup) -> None:
     assert len(vid["curves"]["ssim"]) == 25
 
 
-@pytest.mark.parametrize("defect", ["truncated", "resized", "grayscale", "unknown_case",
+@pytest.mark.parametrize("defect", ["truncated", "resized", "too_small", "bomb", "unknown_case",
                                     "bad_thresholds", "path_id"])
 def test_bad_input_exit_2_one_line_no_output(setup, defect: str) -> None:
     import cv2
@@ -121,8 +121,14 @@ def test_bad_input_exit_2_one_line_no_output(setup, defect: str) -> None:
         (cand / "vid_1gpu.mp4").write_bytes(data[: len(data) // 4])
     elif defect == "resized":
         write_mp4(cand / "vid_1gpu.mp4", np.stack([cv2.resize(f, (64, 32)) for f in src]))
-    elif defect == "grayscale":
-        cv2.imwrite(str(cand / "img_1gpu.png"), src[0][..., 0])
+    elif defect == "too_small":  # smaller than SSIM's 7x7 window: bad input, not a crash
+        write_png(setup["gt"] / "img_1gpu.png", src[0][:6, :6])
+        write_png(cand / "img_1gpu.png", src[0][:6, :6])
+        write_mp4(cand / "vid_1gpu.mp4", src)
+    elif defect == "bomb":  # a PNG declaring 10^10 pixels
+        from tests.test_frames import bomb_png
+
+        (cand / "img_1gpu.png").write_bytes(bomb_png(100_000, 100_000))
         write_mp4(cand / "vid_1gpu.mp4", src)
     elif defect == "unknown_case":
         extra = ["--case", "nope"]
@@ -139,6 +145,13 @@ def test_bad_input_exit_2_one_line_no_output(setup, defect: str) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("gt-gen: error:") and "Traceback" not in proc.stderr
     assert not out.exists() or not any(out.iterdir())  # no partial output
+    if defect == "too_small":
+        assert "SSIM needs at least 7x7" in lines[0] and "img" in lines[0]
+    if defect == "bomb":
+        assert "img_1gpu.png" in lines[0] and "too many pixels" in lines[0]
+    if defect == "resized":  # the case and both files are named
+        assert "case vid" in lines[0] and "vid_1gpu_frame_0.png" in lines[0]
+        assert str(cand / "vid_1gpu.mp4") in lines[0]
 
 
 def test_debug_shows_traceback(setup) -> None:
@@ -172,6 +185,69 @@ def test_whole_video_gate_catches_a_mid_video_regression(setup) -> None:
     res = json.loads((setup["tmp"] / "o1" / "results.json").read_text())
     curve = res["cases"][0]["curves"]["ssim"]
     assert min(curve[5:8]) < 0.5 < min(curve[:5])
-    assert res["meta"]["decoder"]["all_frames"]["colour_matrix"] == "bt601"
+    assert res["meta"]["decoder"]["all_frames"]["colour_matrix"] == "auto"
+    wv = res["cases"][0]["whole_video"]
+    assert wv["compared_frames"] == 25 and wv["gt"]["tag"] == "unspecified"
+    assert all(k["curve_equals_key_frame"] for k in wv["key_frames"].values())
     gated = compare(setup, cand, setup["tmp"] / "o2", "--case", "vid", "--frames", "all", "--gate-frames", "all")
     assert gated.returncode == 1 and "whole-video gate failed" in gated.stdout
+
+
+def _with_gt_video(setup) -> None:
+    import shutil
+
+    shutil.copy(setup["tmp"] / "gtsrc" / "vid_1gpu.mp4", setup["gt"] / "vid_1gpu.mp4")
+
+
+def test_frame_count_mismatch_keeps_the_key_frame_verdict(setup) -> None:
+    """--frames all with a candidate one frame short: no abort; the key-frame verdict is
+    computed, curves cover the common prefix, and results.json says why."""
+    _with_gt_video(setup)
+    cand = setup["tmp"] / "short"
+    write_mp4(cand / "vid_1gpu.mp4", pattern_frames(25)[:24])
+    out = setup["tmp"] / "out"
+    proc = compare(setup, cand, out, "--frames", "all", "--case", "vid")
+    assert proc.returncode in (0, 1), proc.stderr
+    vid = json.loads((out / "results.json").read_text())["cases"][0]
+    assert [f["frame"] for f in vid["frames"]] == ["first", "mid", "last"]
+    assert len(vid["curves"]["ssim"]) == 24
+    wv = vid["whole_video"]
+    assert wv["gt"]["frames"] == 25 and wv["candidate"]["frames"] == 24
+    assert "curves cover the first 24" in wv["notes"][0] and "whole video" in vid["message"]
+    assert wv["key_frames"]["first"]["curve_equals_key_frame"] is True
+    last = wv["key_frames"]["last"]
+    assert last["curve_equals_key_frame"] is False and "frame counts differ" in last["why_not"]
+
+
+def test_truncated_gt_video_names_the_gt_file_not_a_temp_copy(setup) -> None:
+    data = (setup["tmp"] / "gtsrc" / "vid_1gpu.mp4").read_bytes()
+    (setup["gt"] / "vid_1gpu.mp4").write_bytes(data[: len(data) // 3])
+    out = setup["tmp"] / "out"
+    proc = compare(setup, setup["good"], out, "--frames", "all", "--case", "vid")
+    assert proc.returncode == 2, proc.stderr
+    line = proc.stderr.strip().splitlines()[-1]
+    assert "vid_1gpu.mp4" in line and "gt-gen-video-" not in line and "/tmp" not in line.split(":")[2]
+
+
+def test_images_in_any_mode_and_sglangs_jpg_first(setup) -> None:
+    """An RGBA GT is read as sglang reads it (converted, recorded); with .png and .jpg of the
+    same case side by side, the .jpg is the GT, as in sglang."""
+    from PIL import Image
+
+    src = pattern_frames(25)[0]
+    rgba = Image.fromarray(src)
+    rgba.putalpha(200)
+    (setup["gt"] / "img_1gpu.png").unlink()
+    rgba.save(setup["gt"] / "img_1gpu.png")
+    out = setup["tmp"] / "o1"
+    proc = compare(setup, setup["good"], out, "--case", "img")
+    assert proc.returncode == 0, proc.stderr
+    img = json.loads((out / "results.json").read_text())["cases"][0]
+    assert img["gt_image_mode"] == "RGBA->RGB" and img["candidate_image_mode"] == "RGB"
+    assert img["gt_files"]["first"].endswith("img_1gpu.png")
+    Image.fromarray(255 - src).save(setup["gt"] / "img_1gpu.jpg", quality=95)
+    out2 = setup["tmp"] / "o2"
+    proc = compare(setup, setup["good"], out2, "--case", "img")
+    img = json.loads((out2 / "results.json").read_text())["cases"][0]
+    assert img["gt_files"]["first"].endswith("img_1gpu.jpg")
+    assert proc.returncode == 1 and img["status"] == "failed"

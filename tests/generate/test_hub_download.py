@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gt_gen.generate.tiny import build_tiny
+from gt_gen.generate.backends.ltx.tiny import build_tiny
 from tests.conftest import REPO
 from tests.hub_server import Hub
 
@@ -19,7 +19,7 @@ DRIVER = """
 import dataclasses, json, sys
 from gt_gen.cases import load_registry
 from gt_gen.errors import GtGenError
-from gt_gen.generate.weights import resolve_full
+from gt_gen.generate.backends.ltx.weights import resolve_full
 base = load_registry().get("ltx_2.3_two_stage_t2v_2gpus")
 case = dataclasses.replace(base, model=dataclasses.replace(base.model, **json.loads(sys.argv[1])))
 try:

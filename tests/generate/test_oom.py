@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from gt_gen.cases import load_registry
-from gt_gen.generate import official
+from gt_gen.generate.backends.ltx import official
 from gt_gen.generate.progress import Progress
 from gt_gen.generate.runner import GroupRun
 

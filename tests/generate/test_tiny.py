@@ -11,8 +11,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from gt_gen.errors import GenerationError
-from gt_gen.generate import tiny
-from gt_gen.generate.tiny_patch import tiny_gemma_constant
+from gt_gen.generate.backends.ltx import tiny
+from gt_gen.generate.backends.ltx.tiny_patch import tiny_gemma_constant
 
 
 def test_build_is_cached_and_complete(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from gt_gen.cases import load_registry
 from gt_gen.errors import ConfigError, WeightsError
-from gt_gen.generate.weights import resolve_full
+from gt_gen.generate.backends.ltx.weights import resolve_full
 
 CASE = load_registry().get("ltx_2.3_two_stage_t2v_2gpus")
 

@@ -23,10 +23,18 @@ def test_ssim_is_skimage_with_sglang_arguments() -> None:
     assert reference.ssim(a, a) == 1.0
 
 
-def test_psnr_matches_skimage_and_inf_for_identical() -> None:
-    a, b = pair(1)
-    assert math.isclose(reference.psnr(a, b), peak_signal_noise_ratio(a, b, data_range=255), rel_tol=1e-12)
+def test_psnr_is_skimage_to_the_bit_and_inf_for_identical() -> None:
+    for seed in range(20):
+        a, b = pair(seed, shape=(7 + seed, 9 + 2 * seed, 3))
+        assert reference.psnr(a, b) == peak_signal_noise_ratio(b, a, data_range=255)
     assert reference.psnr(a, a) == math.inf
+
+
+def test_mean_abs_diff_is_numpys_float32_mean_as_sglang_computes_it() -> None:
+    for seed in range(10):
+        a, b = pair(seed, shape=(300 + seed, 211, 3))
+        assert reference.mean_abs_diff(a, b) == float(
+            np.abs(b.astype(np.float32) - a.astype(np.float32)).mean())
 
 
 def test_mean_abs_diff_by_hand() -> None:

@@ -76,3 +76,23 @@ def test_curves_and_escaping_without_a_browser(tmp_path: Path) -> None:
     assert 'stroke-dasharray="4"' in page  # the gate line
     ys = [float(p.split(",")[1]) for p in poly]
     assert ys[2] == max(ys)  # the 0.5 dip is drawn lowest (SVG y grows downward)
+
+
+def test_audit_suggested_thresholds_are_shown(tmp_path: Path) -> None:
+    """audit.md lists the suggested thresholds; the HTML report shows them too, beside the gate
+    the run applied, for cases of the run and others alike (and escapes what it is given)."""
+    from gt_gen.reports.html import render
+    from gt_gen.results import CaseResult, Results
+
+    gates = {"ssim": {"value": 0.92, "direction": ">="}, "psnr": {"value": 24.0, "direction": ">="}}
+    res = Results([CaseResult("case_a", "video", "passed", gates=gates,
+                              worst={"ssim": 0.99, "psnr": 40.0})], meta={})
+    audit = {"findings": [], "meta": {"rule": "suggested = SSIM worst-0.04 <capped>"},
+             "suggestions": {"case_a": {"ssim": 0.951, "psnr": 30.0},
+                             "case_<b>": {"mean_abs_diff": 3.5}}}
+    page = render(res, tmp_path, audit)
+    assert "Suggested thresholds" in page and "id='suggestions'" in page
+    row_a = next(ln for ln in page.splitlines() if ln.startswith("<tr data-suggestion='case_a'><td>case_a</td>"))
+    assert "0.9510 (0.9200)" in row_a and "30.00 (24.00)" in row_a
+    assert "case_&lt;b&gt;" in page and "3.5000" in page and "&lt;capped&gt;" in page
+    assert "Suggested thresholds" not in render(res, tmp_path, {"findings": []})

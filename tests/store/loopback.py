@@ -18,6 +18,8 @@ class Script:
         self.head_refused: set[str] = set()
         self.requests: Counter = Counter()
         self.log: list[tuple[str, str]] = []
+        #: (path, Authorization header or None) of every request, to check where tokens go.
+        self.auth: list[tuple[str, str | None]] = []
         self.lock = threading.Lock()
 
     def next_step(self, path: str) -> str:
@@ -40,7 +42,14 @@ def make_handler(script: Script):
             with script.lock:
                 script.requests[path] += 1
                 script.log.append((self.command, path))
+                script.auth.append((path, self.headers.get("Authorization")))
             step = script.next_step(path)
+            if step.startswith("redirect:"):
+                self.send_response(302)
+                self.send_header("Location", step.split(":", 1)[1])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if step == "reset":
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
                 self.connection.close()

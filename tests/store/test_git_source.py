@@ -47,3 +47,18 @@ def test_source_kind_detection(tmp_path: Path) -> None:
     assert detect_kind(str(tmp_path / "w"), "main") == "git"
     assert detect_kind("https://raw.example.com/org/ci-data") == "http"
     assert detect_kind("https://github.com/org/ci-data.git") == "git"
+
+
+@pytest.mark.parametrize("branch", ["gt/local", "gt/feature-x"])
+def test_missing_ref_names_the_branches_there_are(tmp_path: Path, branch: str) -> None:
+    """`publish` without --source-ref commits to gt/local (a non-main ref to gt/<name>): a
+    `fetch --ref main` there says which branches exist and which one to try."""
+    from gt_gen import gitutil
+
+    bare, _, _ = make_repo(tmp_path)
+    gitutil.git("push", "-q", str(bare), f"main:{branch}", cwd=tmp_path / "w")
+    gitutil.git("branch", "-D", "main", cwd=bare)
+    with pytest.raises(GitError) as err:
+        GitSource(str(bare), "main", tmp_path / "cache")
+    msg = str(err.value)
+    assert f"its branches: {branch}" in msg and f"--ref {branch}" in msg

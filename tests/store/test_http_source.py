@@ -82,8 +82,8 @@ def test_second_fetch_at_same_commit_makes_no_request(srv, tmp_path) -> None:
         assert src.probe("a.png") is Presence.PRESENT
         assert src.probe("absent.png") is Presence.MISSING
         assert src.read_bytes("a.png") == b"one"
-    assert src.requests_made == 0
-    assert sum(srv.script.requests.values()) == 3  # HEAD a, HEAD absent, GET a: first run only
+    assert src.requests_made == 1  # only the 404 is asked again: absences are never cached
+    assert sum(srv.script.requests.values()) == 4  # HEAD a, HEAD absent, GET a; HEAD absent again
 
 
 def test_branch_refs_are_refused(srv) -> None:
@@ -99,3 +99,97 @@ def test_token_never_leaks(srv, monkeypatch) -> None:
     with pytest.raises(NetworkError) as exc:
         src.read_bytes("a.png")
     assert "tok_super_secret_999" not in str(exc.value) and "tok_super_secret_999" not in exc.value.one_line()
+
+
+# -- where credentials go ------------------------------------------------------------------
+TOKEN = "tok_never_over_http_4242"
+
+
+def _auth_seen(srv) -> list[str | None]:
+    return [a for _, a in srv.script.auth]
+
+
+def test_env_token_is_not_sent_over_plain_http(srv, monkeypatch) -> None:
+    monkeypatch.setenv("CI_DATA_TOKEN", TOKEN)
+    monkeypatch.delenv("GT_GEN_ALLOW_HTTP_TOKEN_LOOPBACK", raising=False)
+    put(srv, "a.png", b"x")
+    src = source(srv)
+    assert src.probe("a.png") is Presence.PRESENT and src.read_bytes("a.png") == b"x"
+    assert _auth_seen(srv) and not any(_auth_seen(srv))
+
+
+def test_url_userinfo_is_not_sent_over_plain_http_nor_shown(srv, monkeypatch) -> None:
+    monkeypatch.delenv("GT_GEN_ALLOW_HTTP_TOKEN_LOOPBACK", raising=False)
+    put(srv, "a.png", b"x")
+    base = srv.base.replace("http://", "http://user:pa@ss:w0rd@")
+    src = HttpSource(base, COMMIT, timeout=0.5, attempts=2, backoff=0.0, sleep=lambda s: None)
+    assert src.read_bytes("a.png") == b"x"
+    assert not any(_auth_seen(srv))
+    assert "pa@ss" not in src.description and "w0rd" not in src.description and "user" not in src.base
+
+
+def test_loopback_opt_in_sends_the_token_to_that_host_only(srv, monkeypatch) -> None:
+    monkeypatch.setenv("CI_DATA_TOKEN", TOKEN)
+    monkeypatch.setenv("GT_GEN_ALLOW_HTTP_TOKEN_LOOPBACK", "1")
+    put(srv, "a.png", b"x")
+    assert source(srv).read_bytes("a.png") == b"x"
+    assert _auth_seen(srv) == [f"token {TOKEN}"]
+    # A redirect to another host (localhost is not 127.0.0.1 by name) carries no token.
+    other = Loopback()
+    try:
+        other.script.files[f"/{COMMIT}/b.png"] = b"elsewhere"
+        port = other.base.rsplit(":", 1)[1]
+        srv.script.steps[f"/{COMMIT}/b.png"] = [f"redirect:http://localhost:{port}/{COMMIT}/b.png"]
+        assert source(srv).read_bytes("b.png") == b"elsewhere"
+        assert ("/" + COMMIT + "/b.png", f"token {TOKEN}") in srv.script.auth
+        assert _auth_seen(other) == [None]
+    finally:
+        other.close()
+
+
+def test_redirect_on_the_same_host_keeps_the_token(srv, monkeypatch) -> None:
+    monkeypatch.setenv("CI_DATA_TOKEN", TOKEN)
+    monkeypatch.setenv("GT_GEN_ALLOW_HTTP_TOKEN_LOOPBACK", "1")
+    put(srv, "real.png", b"r")
+    srv.script.steps[f"/{COMMIT}/moved.png"] = [f"redirect:/{COMMIT}/real.png"]
+    assert source(srv).read_bytes("moved.png") == b"r"
+    assert _auth_seen(srv) == [f"token {TOKEN}", f"token {TOKEN}"]
+
+
+@pytest.mark.parametrize(("url", "base", "allow", "sent"), [
+    ("https://h.example/c/a.png", "https://h.example/c", "", True),
+    ("https://h.example:443/c/a.png", "https://h.example/c", "", True),
+    ("http://h.example/c/a.png", "http://h.example/c", "1", False),  # not loopback: never
+    ("http://127.0.0.1:8/c/a.png", "http://127.0.0.1:8/c", "", False),  # loopback without opt-in
+    ("http://127.0.0.1:8/c/a.png", "http://127.0.0.1:8/c", "1", True),
+    ("http://[::1]:8/a", "http://[::1]:8", "1", True),
+    ("https://evil.example/a.png", "https://h.example/c", "", False),  # another host
+    ("https://h.example:8443/a", "https://h.example/c", "", False),  # another port
+    ("http://h.example/a.png", "https://h.example/c", "", False),  # downgraded scheme
+])
+def test_may_send(monkeypatch, url: str, base: str, allow: str, sent: bool) -> None:
+    from gt_gen.store.credentials import may_send
+
+    monkeypatch.setenv("GT_GEN_ALLOW_HTTP_TOKEN_LOOPBACK", allow)
+    assert may_send(url, base) is sent
+
+
+def test_git_credentials_only_over_https(monkeypatch) -> None:
+    from gt_gen.store.credentials import git_env, split_userinfo
+
+    monkeypatch.setenv("CI_DATA_TOKEN", TOKEN)
+    monkeypatch.delenv("GT_GEN_ALLOW_HTTP_TOKEN_LOOPBACK", raising=False)
+    assert git_env("http://git.example/ci-data.git", None, None) == {}
+    assert git_env("/local/path", None, None) == {}
+    assert "GIT_CONFIG_VALUE_0" in git_env("https://git.example/ci-data.git", None, None)
+    clean, user, pw = split_userinfo("https://u:p@ss:x@git.example/ci-data.git")
+    assert (clean, user, pw) == ("https://git.example/ci-data.git", "u", "p@ss:x")
+
+
+def test_git_source_refuses_credentials_over_http(tmp_path, monkeypatch) -> None:
+    from gt_gen.store.git_source import GitSource
+
+    monkeypatch.delenv("GT_GEN_ALLOW_HTTP_TOKEN_LOOPBACK", raising=False)
+    with pytest.raises(UsageError, match="https") as exc:
+        GitSource("http://user:s3cr3t@git.example/ci-data.git", "main", tmp_path)
+    assert "s3cr3t" not in exc.value.one_line()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import random
 import shutil
@@ -40,11 +41,20 @@ def head(repo: Path, branch: str = "main") -> str | None:
 
 
 def frames_dir(tmp_path: Path, case, frames: dict[str, np.ndarray], name: str = "src") -> Path:
+    """A generate-like output folder: the key frames and a manifest listing their sha256."""
     d = tmp_path / name
     for k, n in key_frame_names(case).items():
         if k in frames:
             write_png(d / n, frames[k])
+    write_generate_manifest(d, case)
     return d
+
+
+def write_generate_manifest(d: Path, *cases) -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    entries = {c.id: {"status": "ok", "files": {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                                                for p in sorted(d.glob(f"{c.id}_*"))}} for c in cases}
+    (d / "manifest.json").write_text(json.dumps({"kind": "gt-gen-generate", "cases": entries}))
 
 
 def natural(h=512, w=768, seed=0) -> dict[str, np.ndarray]:

@@ -5,7 +5,13 @@
  * sums, then a 7-tap horizontal sum that the compiler vectorises), and only the final SSIM
  * ratio is computed in double. Only windows lying wholly inside the frame are averaged,
  * which is exactly what scikit-image's 3-pixel crop keeps, so no padding mode is involved.
- * Row bands run in parallel with OpenMP; the GIL is released meanwhile.
+ * Row bands run in parallel with OpenMP and their sums are added in band order, so the result
+ * does not depend on which thread finished first; the GIL is released meanwhile.
+ *
+ * The mean absolute difference is sglang's number: numpy's float32 ``.mean()`` of |a - b|,
+ * i.e. numpy's pairwise summation in float32 (runs of <= 128 values are leaves; longer runs
+ * split at n/2 rounded down to a multiple of 8) divided by float32(n). Leaf sums of integers
+ * 0..255 are exact, so only the float32 adds above the leaves round, in numpy's order.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -65,7 +71,24 @@ static int ssim_band(const uint8_t *a, const uint8_t *b, int H, int W, int C, in
     return 0;
 }
 
-/* metrics(a, b, h, w, c, data_range) -> (ssim, sum_sq_diff, sum_abs_diff) */
+/* numpy's float32 pairwise sum of |a - b| over n values (see the header). */
+static float pairwise_absdiff(const uint8_t *a, const uint8_t *b, size_t n) {
+    if (n <= 128) {
+        int32_t s = 0;
+        for (size_t i = 0; i < n; i++) {
+            int d = (int)a[i] - (int)b[i];
+            s += d < 0 ? -d : d;
+        }
+        return (float)s;
+    }
+    size_t half = n / 2;
+    half -= half % 8;
+    float left = pairwise_absdiff(a, b, half);
+    float right = pairwise_absdiff(a + half, b + half, n - half);
+    return left + right;
+}
+
+/* metrics(a, b, h, w, c, data_range) -> (ssim, sum_sq_diff, sum_abs_diff, numpy_f32_mad) */
 static PyObject *metrics(PyObject *self, PyObject *args) {
     Py_buffer ba, bb;
     int H, W, C;
@@ -82,22 +105,28 @@ static PyObject *metrics(PyObject *self, PyObject *args) {
     const int OH = H - WIN + 1;
     double sums[8] = {0};
     long long sq = 0, ab = 0;
+    float mad = 0.0f;
     int failed = 0;
-    Py_BEGIN_ALLOW_THREADS
     int bands = 1;
 #ifdef _OPENMP
     bands = omp_get_max_threads() * 2;
 #endif
     if (bands > OH) bands = OH;
+    double *accs = calloc((size_t)bands * 8, sizeof(double));
+    if (!accs) {
+        PyBuffer_Release(&ba); PyBuffer_Release(&bb);
+        return PyErr_NoMemory();
+    }
+    Py_BEGIN_ALLOW_THREADS
 #pragma omp parallel for schedule(dynamic, 1) reduction(+ : failed)
     for (int t = 0; t < bands; t++) {
-        double acc[8] = {0};
         int r0 = (int)((long long)OH * t / bands), r1 = (int)((long long)OH * (t + 1) / bands);
-        if (r1 > r0) failed += ssim_band(a, b, H, W, C, r0, r1, c1, c2, acc) != 0;
-#pragma omp critical
-        for (int ch = 0; ch < C; ch++) sums[ch] += acc[ch];
+        if (r1 > r0) failed += ssim_band(a, b, H, W, C, r0, r1, c1, c2, accs + (size_t)t * 8) != 0;
     }
+    for (int t = 0; t < bands; t++)  /* in band order: deterministic */
+        for (int ch = 0; ch < C; ch++) sums[ch] += accs[(size_t)t * 8 + ch];
     const size_t N = (size_t)H * W * C;
+    mad = pairwise_absdiff(a, b, N) / (float)N;
 #pragma omp parallel for reduction(+ : sq, ab)
     for (long long i = 0; i < (long long)N; i++) {
         int d = (int)a[i] - (int)b[i];
@@ -105,15 +134,16 @@ static PyObject *metrics(PyObject *self, PyObject *args) {
         ab += d < 0 ? -d : d;
     }
     Py_END_ALLOW_THREADS
+    free(accs);
     PyBuffer_Release(&ba); PyBuffer_Release(&bb);
     if (failed) return PyErr_NoMemory();
     double mean = 0;
     for (int ch = 0; ch < C; ch++) mean += sums[ch] / ((double)OH * (W - WIN + 1));
-    return Py_BuildValue("dLL", mean / C, sq, ab);
+    return Py_BuildValue("dLLd", mean / C, sq, ab, (double)mad);
 }
 
 static PyMethodDef Methods[] = {
-    {"metrics", metrics, METH_VARARGS, "SSIM, sum of squared and absolute differences."},
+    {"metrics", metrics, METH_VARARGS, "SSIM, sums of squared and absolute differences, numpy float32 MAD."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef Module = {PyModuleDef_HEAD_INIT, "_fastssim", NULL, -1, Methods};

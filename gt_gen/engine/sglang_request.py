@@ -1,0 +1,286 @@
+"""The exact request a case makes of an sglang 0.5.23 server, or why the server cannot honour it.
+
+Why one module: what reaches the engine must be the case, or the comparison measures something
+else. Two shapes, both accepted by sglang 0.5.23's OpenAI-compatible routers
+(``runtime/entrypoints/openai/{protocol,video_api,image_api,utils}.py``):
+
+* **sglang's own request** for a case whose GT sglang generated (not ``official``) and whose
+  ``[case.sglang.sampling]`` says what sglang's test client sends: that request, field for
+  field (``size``/``seconds`` left to the server exactly as sglang leaves them, its extras merged
+  into the body as the OpenAI client merges ``extra_body``). Only the output encoding is
+  asked for explicitly (lossless PNG for images unless the case names a format; the video
+  quality sglang's CI gets, ``default``).
+* **the case's request, explicit**, for official cases (GT from the official code) and cases
+  without sglang facts: size, frames, int fps, steps, seed, negative prompt (sent even when
+  empty, so the model's long default is not used), noise device, input image, plus sglang's
+  extras (e.g. ``quality = "exact"``). A field the case needs that the request model cannot
+  carry (LTX guidance, the conditioning image's frame/strength/crf, a non-integer fps) fails the
+  case with "server cannot honour ..." unless the server applies exactly that value anyway (its
+  fixed LTX-2.3 defaults, below) or was launched with a model that declares the field
+  (``--server-fields``).
+
+Nothing here touches the network; :mod:`gt_gen.engine.sglang_client` sends what this builds.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gt_gen.cases import Case
+
+#: The video quality sglang's CI requests (it sends none; the request model's default applies:
+#: output compression 50, i.e. libx264 crf 25 — runtime/entrypoints/openai/utils.py).
+VIDEO_OUTPUT_QUALITY = "default"
+#: Images are asked for losslessly unless the case's sglang sampling names a format.
+DEFAULT_IMAGE_FORMAT = "png"
+#: The noise device sglang's request models apply when a request names none.
+DEFAULT_GENERATOR_DEVICE = "cuda"
+
+#: LTX-2.3 guider values sglang 0.5.23 applies and its /v1/videos request cannot change
+#: (configs/sample/ltx_2.py: LTX23SamplingParams; LTX23HQSamplingParams for the HQ pipeline).
+#: Keys in gt-gen's ``request.guidance`` naming.
+LTX23_SERVER_GUIDANCE: dict[str, Any] = {
+    "cfg_scale": 3.0, "stg_scale": 1.0, "rescale_scale": 0.7, "modality_scale": 3.0,
+    "skip_step": 0, "stg_blocks": [28], "audio_cfg_scale": 7.0, "audio_stg_scale": 1.0,
+    "audio_rescale_scale": 0.7, "audio_modality_scale": 3.0, "audio_skip_step": 0,
+    "audio_stg_blocks": [28]}
+LTX23_HQ_SERVER_GUIDANCE: dict[str, Any] = {
+    "cfg_scale": 3.0, "stg_scale": 0.0, "rescale_scale": 0.45, "modality_scale": 3.0,
+    "skip_step": 0, "stg_blocks": [], "audio_cfg_scale": 7.0, "audio_stg_scale": 0.0,
+    "audio_rescale_scale": 1.0, "audio_modality_scale": 3.0, "audio_skip_step": 0,
+    "audio_stg_blocks": []}
+#: sglang conditions an LTX video on the first frame at full strength, re-encoded at crf 33
+#: (runtime/pipelines_core/stages/image_encoding.py).
+SERVER_IMAGE_CONDITIONING = {"frame": 0, "strength": 1.0, "crf": 33}
+_LTX_PIPELINES = ("one_stage", "two_stage", "two_stage_hq", "distilled")
+
+
+def guidance_field(key: str) -> str:
+    """The LTX-2.3 sampling field a server would take for a gt-gen guidance key."""
+    return key if key.startswith("audio_") else f"video_{key}"
+
+
+@dataclass
+class PreparedRequest:
+    """One HTTP request for one case."""
+
+    path: str
+    body: dict[str, Any] = field(default_factory=dict)
+    #: multipart form fields (``/v1/images/edits``); ``body`` is then empty
+    form: list[tuple[str, str]] | None = None
+    #: ``sglang`` (sglang's own request) or ``explicit`` (the case's request)
+    mode: str = "explicit"
+
+    def summary(self) -> dict[str, Any]:
+        """What was sent, for candidates.json (inline images as their size and digest)."""
+        def short(v: Any) -> Any:
+            if isinstance(v, str) and v.startswith("data:"):
+                raw = v.split(",", 1)[-1]
+                return f"<{v.split(';', 1)[0]} {len(raw) * 3 // 4} bytes>"
+            return v
+        if self.form is not None:
+            return {"path": self.path, "mode": self.mode, "form": [[k, short(v)] for k, v in self.form]}
+        return {"path": self.path, "mode": self.mode,
+                "body": {k: short(v) for k, v in self.body.items()}}
+
+
+class CannotHonour(Exception):
+    """The server cannot be asked for what the case needs; ``reasons`` says what and why."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("server cannot honour " + "; ".join(reasons))
+        self.reasons = reasons
+
+
+def _data_url(data: bytes) -> str:
+    mime = ("image/png" if data.startswith(b"\x89PNG") else
+            "image/jpeg" if data.startswith(b"\xff\xd8\xff") else
+            "image/webp" if data[:4] == b"RIFF" and data[8:12] == b"WEBP" else
+            "application/octet-stream")
+    return f"data:{mime};base64," + base64.b64encode(data).decode()
+
+
+def _image_source(case: Case) -> str | None:
+    """The conditioning image as the server should fetch it: a pinned local file inline,
+    else sglang's URL; ``None`` when the case has none."""
+    img = case.request.image
+    if img is None:
+        return None
+    if img.sha256 and img.path:
+        path = Path(case.source).parent / img.path
+        if path.is_file():
+            data = path.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != img.sha256:
+                raise CannotHonour([f"the conditioning image {img.path} (sha256 {digest[:12]}… is "
+                                    f"not the pinned {img.sha256[:12]}…)"])
+            return _data_url(data)
+        if not img.url:
+            raise CannotHonour([f"the conditioning image: {img.path} is missing"])
+    if img.url:
+        return img.url
+    raise CannotHonour(["the conditioning image: no pinned file and no URL"])
+
+
+def _server_guidance(case: Case) -> dict[str, Any] | None:
+    """The guider values an sglang server applies for this LTX-2.3 case (None: not known)."""
+    if case.pipeline not in _LTX_PIPELINES:
+        return None
+    names = f"{case.model.repo} {case.model.checkpoint}".lower()
+    if "2.3" not in names:
+        return None
+    return LTX23_HQ_SERVER_GUIDANCE if case.pipeline == "two_stage_hq" else LTX23_SERVER_GUIDANCE
+
+
+def _explicit_video(case: Case, accepted: frozenset[str]) -> PreparedRequest:
+    r, reasons = case.request, []
+    if not float(r.fps).is_integer():
+        reasons.append(f"fps={r.fps:g}: sglang's /v1/videos takes an integer fps and the case "
+                       "would be generated at another rate")
+    body: dict[str, Any] = {
+        "prompt": r.prompt, "size": f"{r.width}x{r.height}", "num_frames": r.num_frames,
+        "fps": int(r.fps), "seed": r.seed, "num_inference_steps": r.steps,
+        "negative_prompt": r.negative_prompt, "output_quality": VIDEO_OUTPUT_QUALITY}
+    server_g = _server_guidance(case)
+    for key, value in sorted(r.guidance.items()):
+        name = guidance_field(key)
+        if name in accepted:
+            body[name] = value
+        elif server_g is None or server_g.get(key) != value:
+            applied = "unknown" if server_g is None else repr(server_g.get(key))
+            reasons.append(f"request.guidance.{key}={value!r}: sglang 0.5.23's /v1/videos has no "
+                           f"field for it (the server applies {applied}); use a server whose model "
+                           f"declares {name} and pass --server-fields {name}")
+    if r.image is not None:
+        for key, fixed in SERVER_IMAGE_CONDITIONING.items():
+            value = getattr(r.image, key)
+            if value != fixed:
+                reasons.append(f"request.image.{key}={value!r}: sglang conditions on frame 0 at "
+                               f"strength 1.0 with crf 33 and its request has no field for it")
+    if reasons:
+        raise CannotHonour(reasons)
+    source = _image_source(case)
+    if source is not None:
+        body["reference_url"] = source
+    return PreparedRequest("/v1/videos", body)
+
+
+def _explicit_image(case: Case) -> PreparedRequest:
+    r = case.request
+    if r.image is not None:
+        raise CannotHonour(["request.image on an image case: sglang's image API takes input "
+                            "images by URL (the case's sglang sampling image_urls)"])
+    sampling = case.sglang.sampling if case.sglang else None
+    fmt = (sampling.output_format if sampling else "") or DEFAULT_IMAGE_FORMAT
+    fields: dict[str, Any] = {
+        "prompt": r.prompt, "size": f"{r.width}x{r.height}", "n": 1, "seed": r.seed,
+        "num_inference_steps": r.steps, "negative_prompt": r.negative_prompt,
+        "response_format": "b64_json", "output_format": fmt}
+    if sampling is not None and sampling.image_urls:
+        # Edits are multipart only; input images go by URL, as sglang's direct-URL client does.
+        form = [("url", u) for u in sampling.image_urls]
+        form += [(k, _form_value(v)) for k, v in fields.items()]
+        form.append(("num_frames", str(sampling.num_frames or 1)))
+        return PreparedRequest("/v1/images/edits", form=form)
+    return PreparedRequest("/v1/images/generations", fields)
+
+
+def _form_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _sglang_request(case: Case) -> PreparedRequest:
+    """sglang's test-client request for the case (``[case.sglang.sampling]``)."""
+    assert case.sglang is not None and case.sglang.sampling is not None
+    s, spec = case.sglang.sampling, case.sglang
+    model = spec.server_args.model_path if spec.server_args else None
+    head: dict[str, Any] = {"model": model} if model else {}
+    if case.modality == "video":
+        body = head | {"prompt": s.prompt, "size": s.output_size, "seconds": s.seconds}
+        if s.fps is not None:
+            body["fps"] = s.fps
+        if s.num_frames is not None:
+            body["num_frames"] = s.num_frames
+        if s.image_urls:
+            body["reference_url"] = s.image_urls[0]
+        body |= {"generator_device": spec.generator_device, "output_quality": VIDEO_OUTPUT_QUALITY}
+        for key, value in s.extras.items():
+            body.setdefault(key, value)
+        return PreparedRequest("/v1/videos", body, mode="sglang")
+    fmt = s.output_format or DEFAULT_IMAGE_FORMAT
+    if not s.image_urls:
+        body = head | {"prompt": s.prompt, "n": 1, "size": s.output_size,
+                       "response_format": "b64_json", "output_format": fmt,
+                       "generator_device": spec.generator_device}
+        for key, value in s.extras.items():
+            body.setdefault(key, value)
+        return PreparedRequest("/v1/images/generations", body, mode="sglang")
+    form = [("url", u) for u in s.image_urls]
+    form += [("prompt", s.prompt), ("n", "1"), ("response_format", "b64_json"),
+             ("output_format", fmt), ("generator_device", spec.generator_device),
+             ("num_frames", str(s.num_frames or 1))]
+    if model:
+        form.append(("model", model))
+    if s.output_size:
+        form.append(("size", s.output_size))
+    form += [(k, _form_value(v)) for k, v in s.extras.items()]
+    return PreparedRequest("/v1/images/edits", form=form, mode="sglang")
+
+
+def prepare(case: Case, *, server_fields: frozenset[str] = frozenset()) -> PreparedRequest:
+    """The request for ``case``; raises :class:`CannotHonour` when none would be the case."""
+    spec = case.sglang
+    if spec is not None and spec.sampling is not None and case.comparability != "official":
+        return _sglang_request(case)
+    req = (_explicit_video(case, server_fields) if case.modality == "video"
+           else _explicit_image(case))
+    extra: dict[str, Any] = {"generator_device": spec.generator_device if spec
+                             else DEFAULT_GENERATOR_DEVICE}
+    if spec is not None and spec.server_args is not None:
+        extra["model"] = spec.server_args.model_path
+    if spec is not None and spec.sampling is not None:
+        extra |= {k: v for k, v in spec.sampling.extras.items() if k not in extra}
+    if req.form is not None:
+        have = {k for k, _ in req.form}
+        req.form += [(k, _form_value(v)) for k, v in extra.items() if k not in have]
+    else:
+        for key, value in extra.items():
+            req.body.setdefault(key, value)
+    return req
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """What a running server says about itself (``GET /v1/models``, ``GET /v1/model_info``)."""
+
+    model_path: str | None = None
+    model_id: str | None = None
+    num_gpus: int | None = None
+    pipeline_class: str | None = None
+
+
+def check_server(case: Case, info: ServerInfo | None) -> list[str]:
+    """Why the running server is not the one the case's sglang facts launch (empty: it is,
+    or nothing to check)."""
+    if info is None or case.sglang is None or case.sglang.server_args is None:
+        return []
+    want, problems = case.sglang.server_args, []
+    served = info.model_path or info.model_id
+    if served is not None and served != want.model_path:
+        problems.append(f"it serves {served}, the case needs {want.model_path}")
+    if info.num_gpus is not None and info.num_gpus != want.num_gpus:
+        problems.append(f"it runs on {info.num_gpus} GPU(s), the case needs {want.num_gpus}")
+    if (want.pipeline_class_name and info.pipeline_class is not None
+            and info.pipeline_class != want.pipeline_class_name):
+        problems.append(f"its pipeline is {info.pipeline_class}, the case needs "
+                        f"{want.pipeline_class_name}")
+    return problems

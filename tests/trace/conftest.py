@@ -1,0 +1,63 @@
+"""Session-shared runs for the trace tests: the tiny family, its diffusers conversion, the
+official one-stage run at fp32 and bf16, and the diffusers engine (built once, reused)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+ONE = "tiny_one_stage_t2v"
+TWO = "tiny_two_stage_t2v"
+
+
+def _case(case_id: str) -> Any:
+    from gt_gen.cases import load_registry
+
+    return load_registry().get(case_id)
+
+
+@pytest.fixture(scope="session")
+def one_case() -> Any:
+    return _case(ONE)
+
+
+@pytest.fixture(scope="session")
+def two_case() -> Any:
+    return _case(TWO)
+
+
+@pytest.fixture(scope="session")
+def one_model(one_case: Any) -> Any:
+    from gt_gen.trace.run import resolve_model
+
+    return resolve_model(one_case)
+
+
+@pytest.fixture(scope="session")
+def official_fp32(one_case: Any, one_model: Any) -> Any:
+    from gt_gen.trace.run import record_official
+
+    return record_official(one_case, one_model, precision="fp32")
+
+
+@pytest.fixture(scope="session")
+def official_bf16(one_case: Any, one_model: Any) -> Any:
+    from gt_gen.trace.run import record_official
+
+    return record_official(one_case, one_model, precision="bf16")
+
+
+@pytest.fixture(scope="session")
+def engine(one_case: Any, one_model: Any) -> Any:
+    from gt_gen.trace.run import diffusers_engine
+
+    return diffusers_engine(one_case, one_model, precision="fp32")
+
+
+@pytest.fixture(scope="session")
+def diffusers_fp32(one_case: Any, one_model: Any, engine: Any, official_fp32: Any) -> Any:
+    """diffusers fp32 driven with the official fp32 run's noise and sigmas."""
+    from gt_gen.trace.run import record_diffusers
+
+    return record_diffusers(one_case, one_model, engine, inputs=official_fp32.inputs)
