@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import io
 import os
+import resource
 import signal
 import stat
 import subprocess
 import sys
 from collections import Counter
-from contextlib import redirect_stderr, redirect_stdout
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -57,8 +59,24 @@ def snapshot(*roots: Path) -> dict[str, tuple[int, int, int]]:
     return out
 
 
+@contextmanager
+def memory_cap(headroom: int = 2 << 30) -> Iterator[None]:
+    """Cap this process's address space at its current size plus ``headroom`` for a while: a
+    regression that reads ``/dev/zero`` to the end then fails with MemoryError (exit 3, a test
+    failure) instead of taking the machine's memory."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    vm = next(int(ln.split()[1]) * 1024 for ln in Path("/proc/self/status").read_text().splitlines()
+              if ln.startswith("VmSize:"))
+    cap = vm + headroom if hard == resource.RLIM_INFINITY else min(vm + headroom, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def run_in_process(argv: tuple[str, ...]) -> tuple[int, str]:
-    """``gt_gen.cli.main(argv)`` with stdout/stderr captured, under an alarm."""
+    """``gt_gen.cli.main(argv)`` with stdout/stderr captured, under an alarm and a memory cap."""
     from gt_gen import cli
 
     def on_alarm(signum: int, frame: object) -> None:
@@ -68,7 +86,7 @@ def run_in_process(argv: tuple[str, ...]) -> tuple[int, str]:
     old = signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(TIMEOUT)
     try:
-        with redirect_stdout(out), redirect_stderr(err):
+        with redirect_stdout(out), redirect_stderr(err), memory_cap():
             try:
                 code = cli.main(list(argv))
             except SystemExit as exc:  # argparse

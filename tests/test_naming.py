@@ -8,7 +8,8 @@ import pytest
 
 from gt_gen.cases import load_registry
 from gt_gen.errors import ConfigError
-from gt_gen.naming import expected_outputs, image_names, key_frame_names, video_name
+from gt_gen.naming import (candidate_image_names, expected_outputs, image_names, key_frame_names,
+                           video_name)
 
 REG = load_registry()
 
@@ -24,7 +25,13 @@ def test_video_names_use_the_gpu_count() -> None:
 
 def test_image_names_and_bad_ids() -> None:
     case = dataclasses.replace(REG.get("tiny_one_stage_t2v"), modality="image")
-    assert image_names(case)[0] == "tiny_one_stage_t2v_1gpu.png"
-    assert expected_outputs(case) == ["tiny_one_stage_t2v_1gpu.png"]
+    # sglang's GT lookup with no output format: jpg, then png, then webp; never .jpeg
+    assert image_names(case) == ["tiny_one_stage_t2v_1gpu.jpg", "tiny_one_stage_t2v_1gpu.png",
+                                 "tiny_one_stage_t2v_1gpu.webp"]
+    assert [n.rsplit(".", 1)[1] for n in image_names(case, "png")] == ["png", "jpg", "webp"]
+    assert [n.rsplit(".", 1)[1] for n in image_names(case, "jpeg")] == ["jpg", "png", "webp"]
+    assert [n.rsplit(".", 1)[1] for n in image_names(case, "webp")] == ["webp", "png", "jpg"]
+    assert candidate_image_names(case)[-1] == "tiny_one_stage_t2v_1gpu.jpeg"
+    assert expected_outputs(case) == ["tiny_one_stage_t2v_1gpu.png"]  # what gt-gen writes
     with pytest.raises(ConfigError):
         video_name(dataclasses.replace(case, id="../escape"))

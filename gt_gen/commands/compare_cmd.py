@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gt_gen.commands.common import add_selection, select
 from gt_gen.metrics.clip import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_REVISION
@@ -70,30 +72,94 @@ def open_source(args: argparse.Namespace):
     return sources.open_source(args.gt_source, args.gt, args.ref)
 
 
-def whole_video(res: CaseResult, reader: Verifier, gt_folder: str | None, case, cand_path: Path,
-                thresholds, opts: CompareOptions, gt_keys=None, cand_keys=None) -> None:
+@dataclass
+class Loaded:
+    """One case's inputs, read before its metrics run (in the prefetch thread): every read of
+    the GT source and of the candidate files happens here, so the source is only ever used
+    from one thread, while the metrics of the case before run on the main thread."""
+
+    case: Any
+    result: CaseResult | None = None  # no GT or no candidate: nothing to compute
+    gt: dict[str, Any] = field(default_factory=dict)
+    cand: dict[str, Any] = field(default_factory=dict)
+    gt_folder: str | None = None
+    gt_files: dict[str, str] = field(default_factory=dict)
+    cand_path: Path | None = None
+    verification: str = ""
+    gt_video: tuple[str, bytes] | None = None  # (path in the source, bytes): --frames all
+    no_video: str = ""  # why there are no whole-video curves
+
+
+def load_case(case, reader: Verifier, platform: str | None, candidate: Path, single: bool,
+              whole: bool) -> Loaded:
+    """Everything :func:`run` needs of ``case`` from the GT source and the candidate files."""
+    from gt_gen.compare import find_candidate, load_candidate_frames, load_gt_frames
+    from gt_gen.naming import video_name
+    from gt_gen.results import CaseResult
+    from gt_gen.store.lookup import video_relpath
+
+    missing, gt, gt_folder, gt_files = load_gt_frames(reader, case, platform)
+    if missing is not None:
+        return Loaded(case, result=missing)
+    cand_path = find_candidate(candidate, case, single=single)
+    if cand_path is None:
+        return Loaded(case, result=CaseResult(case.id, case.modality, "missing_candidate",
+                                              f"no output for {case.id} under {candidate}"))
+    got = Loaded(case, gt=gt, cand=load_candidate_frames(cand_path, case), gt_folder=gt_folder,
+                 gt_files=gt_files, cand_path=cand_path)
+    if whole and case.modality == "video":
+        rel = video_relpath(reader.source, gt_folder, case) if cand_path.suffix == ".mp4" else None
+        if rel is None:
+            got.no_video = ("the candidate is not an mp4" if cand_path.suffix != ".mp4"
+                            else f"no {video_name(case)} beside the GT key frames")
+        else:
+            got.gt_video = (rel, reader.read(rel))
+    got.verification = reader.verification(list(gt_files.values()))
+    return got
+
+
+def prefetched(items: list[Any], load: Callable[[Any], Loaded]) -> Iterator[Loaded]:
+    """``load(item)`` for each item in order, the next one read in a background thread while
+    the caller works on the current one (one ahead: memory stays at two cases). An error of a
+    load is raised when its case comes up, as if read in line."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not items:
+        return
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gt-gen-read")
+    try:
+        nxt = pool.submit(load, items[0])
+        for i in range(len(items)):
+            cur = nxt
+            if i + 1 < len(items):
+                nxt = pool.submit(load, items[i + 1])
+            yield cur.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def whole_video(res: CaseResult, got: Loaded, thresholds, opts: CompareOptions) -> None:
     """Every frame's curves (``--frames all``), the GT mp4 read through the source.
 
     Without both mp4s there are no curves: a note when only key frames gate, but an error
     when ``--gate-frames all`` was asked for, since a key-frame verdict would then pass a
     case the user asked to hold to every frame."""
     from gt_gen.compare import all_frame_curves, gate_all_frames
-    from gt_gen.naming import video_name
-    from gt_gen.store.lookup import video_relpath
 
-    rel = video_relpath(reader.source, gt_folder, case) if cand_path.suffix == ".mp4" else None
-    if rel is None:
-        why = ("the candidate is not an mp4" if cand_path.suffix != ".mp4"
-               else f"no {video_name(case)} beside the GT key frames")
+    case = got.case
+    if got.gt_video is None:
+        why = got.no_video
         if opts.gate_frames == "all":
             res.status = "error"
             res.message = f"--gate-frames all needs both videos: {why}"
         else:
             res.message = (res.message + "; " if res.message else "") + f"whole-video curves skipped: {why}"
         return
+    rel, data = got.gt_video
+    assert got.cand_path is not None
     # Decoded from memory: errors name the GT file in the source, never a temporary copy.
-    all_frame_curves(res, reader.read(rel), cand_path, opts, gt_where=rel, gt_keys=gt_keys,
-                     cand_keys=cand_keys,
+    all_frame_curves(res, data, got.cand_path, opts, gt_where=rel, gt_keys=got.gt,
+                     cand_keys=got.cand,
                      gates={m: g.value for m, g in thresholds.gates(case.id, case.modality).items()})
     if opts.gate_frames == "all":
         gate_all_frames(res, thresholds, case)
@@ -106,8 +172,9 @@ def run(args: argparse.Namespace) -> int:
 
     from gt_gen import __version__
     from gt_gen.atomic import write_bytes, write_text
-    from gt_gen.compare import (CompareOptions, evaluate_case, find_candidate,
-                                load_candidate_frames, load_gt_frames)
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    from gt_gen.compare import CompareOptions, evaluate_case
     from gt_gen.metrics.clip import ClipScorer
     from gt_gen.metrics.fast import engine_name
     from gt_gen.redact import redact
@@ -151,34 +218,39 @@ def run(args: argparse.Namespace) -> int:
     if not clip.status.available and not clip.status.disabled:
         print(f"gt-gen: {clip.status.summary}", file=sys.stderr)  # once, not per case
     results: list[CaseResult] = []
-    images: dict[str, bytes] = {}
-    for case in cases:
-        missing, gt, gt_folder, gt_files = load_gt_frames(reader, case, platform)
-        if missing is not None:
-            results.append(missing)
-            continue
-        cand_path = find_candidate(candidate, case, single=len(cases) == 1)
-        if cand_path is None:
-            results.append(CaseResult(case.id, case.modality, "missing_candidate",
-                                      f"no output for {case.id} under {candidate}"))
-            continue
-        cand = load_candidate_frames(cand_path, case)
-        res = evaluate_case(case, gt, cand, thresholds, opts, clip)
-        res.gt_folder, res.gt_files, res.candidate = gt_folder, gt_files, str(cand_path)
-        res.gt_verification = reader.verification(list(gt_files.values()))
-        if res.gt_verification == "unverified":
-            res.message = (res.message + "; " if res.message else "") + (
-                f"GT unverified: no manifest covers folder {gt_folder} (compared as found)")
-        if opts.frames == "all" and case.modality == "video":
-            whole_video(res, reader, gt_folder, case, cand_path, thresholds, opts, gt, cand)
-        if res.frames and (res.status != "passed" or args.save_frames):
-            png = sidebyside.encode_png(sidebyside.compose([(gt[f.frame], cand[f.frame]) for f in res.frames]))
-            if res.status != "passed":
-                images[f"{case.id}_diff.png"] = png
-                res.diff_image = f"{case.id}_diff.png"
-            if args.save_frames:
-                images[f"frames/{case.id}.png"] = png
-        results.append(res)
+    images: dict[str, Future[bytes]] = {}
+    # Report images are encoded in the background (OpenCV releases the GIL), while the next
+    # case is read in another thread and this one is measured here.
+    painter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gt-gen-png")
+    try:
+        for got in prefetched(cases, lambda c: load_case(c, reader, platform, candidate,
+                                                         len(cases) == 1, opts.frames == "all")):
+            case = got.case
+            if got.result is not None:
+                results.append(got.result)
+                continue
+            res = evaluate_case(case, got.gt, got.cand, thresholds, opts, clip)
+            res.gt_folder, res.gt_files, res.candidate = got.gt_folder, got.gt_files, str(got.cand_path)
+            res.gt_verification = got.verification
+            if res.gt_verification == "unverified":
+                res.message = (res.message + "; " if res.message else "") + (
+                    f"GT unverified: no manifest covers folder {got.gt_folder} (compared as found)")
+            if opts.frames == "all" and case.modality == "video":
+                whole_video(res, got, thresholds, opts)
+            failed = res.status != "passed"
+            if res.frames and (failed or args.save_frames):
+                # Every pixel for a failing case (what a reviewer inspects), a preview otherwise.
+                rows = [(got.gt[f.frame], got.cand[f.frame]) for f in res.frames]
+                png = painter.submit(sidebyside.case_png, rows, full=failed)
+                if failed:
+                    images[f"{case.id}_diff.png"] = png
+                    res.diff_image = f"{case.id}_diff.png"
+                if args.save_frames:
+                    images[f"frames/{case.id}.png"] = png
+            results.append(res)
+        encoded = {name: fut.result() for name, fut in images.items()}
+    finally:
+        painter.shutdown(wait=True, cancel_futures=True)
 
     require_reachable(source, [r.message for r in results if r.status == "unknown_gt"], len(cases))
     meta = {"tool": "gt-gen", "version": __version__,
@@ -196,7 +268,7 @@ def run(args: argparse.Namespace) -> int:
             "command": redact(" ".join(sys.argv))}
     res_all = Results(cases=results, meta=meta)
     out = Path(args.out)
-    for name, data in images.items():
+    for name, data in encoded.items():
         write_bytes(out / name, data)
     write_results(res_all, out / "results.json")
     write_text(out / "junit.xml", junit.render(res_all))

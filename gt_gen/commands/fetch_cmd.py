@@ -21,7 +21,8 @@ from typing import Any
 
 from gt_gen.atomic import write_bytes, write_json
 from gt_gen.commands.common import add_selection, select
-from gt_gen.errors import UsageError
+from gt_gen import jsonio
+from gt_gen.errors import GtGenError, UsageError
 from gt_gen.store.integrity import FETCH_RECORD, GtUnknownError, ManifestMissingError, Verifier
 from gt_gen.store.lookup import locate, require_reachable, video_relpath
 from gt_gen.store.source import Presence
@@ -57,13 +58,11 @@ def _replaceable(out: Path) -> bool:
         return True
     if FETCH_RECORD not in entries:
         return False
-    import json
-
     try:
-        rec = json.loads((out / FETCH_RECORD).read_text(encoding="utf-8"))
+        rec = jsonio.load_file(out / FETCH_RECORD, what="earlier fetch record")
         listed = {n for e in rec["cases"].values() for n in (e.get("files") or {})}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False
+    except (GtGenError, OSError, KeyError, TypeError, AttributeError):
+        return False  # not a record we wrote: nothing there is ours to replace
     return entries <= listed | {FETCH_RECORD} and all((out / n).is_file() for n in entries)
 
 

@@ -35,7 +35,7 @@ from gt_gen.convert.ltx2_keys import build_table, check_coverage, lora_key
 from gt_gen.errors import ConfigError, MissingFileError
 
 #: Bump when the output of the converter changes (it keys the conversion cache).
-CONVERTER_VERSION = "1"
+CONVERTER_VERSION = "2"
 COMPONENTS = {
     "transformer": ("diffusers", "LTX2VideoTransformer3DModel"),
     "connectors": ("ltx2", "LTX2TextConnectors"),
@@ -240,6 +240,7 @@ def convert_ltx2(checkpoint: Path, gemma_root: Path, out: Path, *,
         (tmp / "scheduler" / "scheduler_config.json").write_text(
             json.dumps(cfgs.scheduler_config(), indent=2, sort_keys=True))
         sources: dict[str, Any] = {"checkpoint": checkpoint.name}
+        rows = [{"official": o, "component": c, "diffusers": k} for o, c, k in table.rows]
         if spatial_upsampler is not None:
             up_meta, up_shapes = _read_header(spatial_upsampler)
             up_cfg = cfgs.upsampler_config(_config_of(spatial_upsampler, up_meta))
@@ -247,8 +248,11 @@ def convert_ltx2(checkpoint: Path, gemma_root: Path, out: Path, *,
                                         up_cfg, spatial_upsampler, {k: k for k in up_shapes},
                                         up_shapes)
             sources["spatial_upsampler"] = spatial_upsampler.name
+            rows += [{"official": f"{spatial_upsampler.name}:{k}", "component": "latent_upsampler",
+                      "diffusers": k} for k in sorted(up_shapes)]
         if distilled_lora is not None:
-            _write_lora(tmp, distilled_lora, comp_cfg["transformer"])
+            rows += [{"official": f"{distilled_lora.name}:{o}", "component": "lora", "diffusers": k}
+                     for o, k in _write_lora(tmp, distilled_lora, comp_cfg["transformer"])]
             sources["distilled_lora"] = distilled_lora.name
         if hash_sources:
             sources["sha256"] = {p.name: _sha256(p) for p in
@@ -261,7 +265,7 @@ def convert_ltx2(checkpoint: Path, gemma_root: Path, out: Path, *,
         (tmp / "model_index.json").write_text(json.dumps(index, indent=2, sort_keys=True))
         (tmp / "key_table.json").write_text(json.dumps({
             "schema_version": 1, "converter_version": CONVERTER_VERSION, "sources": sources,
-            "mapped": [{"official": o, "component": c, "diffusers": k} for o, c, k in table.rows],
+            "mapped": rows,
             "dropped": table.dropped}, indent=1, sort_keys=True))
     return ConvertedLTX2(root=out, has_upsampler=spatial_upsampler is not None,
                          has_lora=distilled_lora is not None, tensors=written)
@@ -273,7 +277,7 @@ def _diffusers_version() -> str:
     return version("diffusers")
 
 
-def _write_lora(out: Path, lora: Path, transformer_cfg: dict[str, Any]) -> None:
+def _write_lora(out: Path, lora: Path, transformer_cfg: dict[str, Any]) -> list[tuple[str, str]]:
     """The distilled LoRA with diffusers (PEFT) key names, each target checked to exist."""
     from safetensors import safe_open
     from safetensors.torch import save_file
@@ -282,15 +286,18 @@ def _write_lora(out: Path, lora: Path, transformer_cfg: dict[str, Any]) -> None:
     modules = {k.rsplit(".", 1)[0] for k in expected}
     tensors: dict[str, torch.Tensor] = {}
     bad: list[str] = []
+    pairs: list[tuple[str, str]] = []
     with safe_open(str(lora), framework="pt") as f:
-        for k in f.keys():
+        for k in sorted(f.keys()):
             new = lora_key(k)
             if new is None or new[len("transformer."):].rsplit(".", 2)[0] not in modules:
                 bad.append(k)
                 continue
             tensors[new] = f.get_tensor(k).contiguous()
+            pairs.append((k, new))
     if bad or not tensors:
         raise ConfigError(f"gt-gen convert: {len(bad)} LoRA tensors target no transformer module "
                           f"({', '.join(bad[:6])})", path=lora)
     (out / "lora").mkdir()
     save_file(tensors, str(out / "lora" / "pytorch_lora_weights.safetensors"), metadata={"format": "pt"})
+    return pairs

@@ -48,6 +48,11 @@ VOCODER_RENAMES: tuple[tuple[str, str], ...] = (
     ("conv_pre.", "conv_in."), ("conv_post.", "conv_out."), ("ups.", "upsamplers."),
     ("resblocks.", "resnets."),
 )
+#: Timestep conditioning of the VAE decoder (``timestep_conditioning=True`` checkpoints).
+VAE_DECODER_RENAMES: tuple[tuple[str, str], ...] = (
+    ("decoder.last_time_embedder.", "decoder.time_embedder."),
+    ("decoder.last_scale_shift_table", "decoder.scale_shift_table"),
+)
 STATISTICS = {"per_channel_statistics.mean-of-means": "latents_mean",
               "per_channel_statistics.std-of-means": "latents_std"}
 #: Official statistics diffusers has no place for (it normalises with mean and std only).
@@ -100,6 +105,9 @@ def _vae(rest: str, encoder_keys: Mapping[int, str], decoder_keys: Mapping[int, 
             return None
         tail = m.group(4).replace("res_blocks.", "resnets.")
         return f"{m.group(1)}.{table[idx]}.{tail}"
+    for old, new in VAE_DECODER_RENAMES:
+        if rest.startswith(old):
+            return new + rest[len(old):]
     return rest
 
 

@@ -269,6 +269,10 @@ class Verifier:
                                      f"{record} ({listed[name][:12]}…): tampered, truncated or changed "
                                      f"after it was written, not compared"
                                      f"{self._evicted([relpath, record])}", path=relpath)
+        if name in rec.unverified_names and self.require_manifest:
+            raise ManifestMissingError(f"{relpath} was fetched from a GT folder without a {MANIFEST} "
+                                       "(see fetch.json) and --require-manifest is on: not compared",
+                                       path=relpath)
         if not rec.verified or name in rec.unverified_names:
             self.verified_by[relpath] = UNVERIFIED
         else:

@@ -48,13 +48,13 @@ def _files_in(source: GtSource, fold: str, case: Case) -> dict[str, str] | Prese
         if any(o is Presence.UNKNOWN for o in outcomes.values()):
             return Presence.UNKNOWN
         return wanted if all(o is Presence.PRESENT for o in outcomes.values()) else Presence.MISSING
-    unknown = False
-    for name in image_names(case):
+    for name in image_names(case):  # sglang's order: .jpg, .png, .webp
         o = source.probe(prefix + name)
+        if o is Presence.UNKNOWN:  # the preferred file may be there: never a later one instead
+            return Presence.UNKNOWN
         if o is Presence.PRESENT:
             return {"first": prefix + name}
-        unknown |= o is Presence.UNKNOWN
-    return Presence.UNKNOWN if unknown else Presence.MISSING
+    return Presence.MISSING
 
 
 def candidate_folders(source: GtSource, case: Case, platform: str | None) -> list[str] | Presence:
@@ -95,7 +95,8 @@ def locate(source: GtSource, case: Case, platform: str | None = None) -> LookupR
                                 detail="GT files could not be probed" + _why(source))
         if isinstance(found, dict):
             return LookupResult(Presence.PRESENT, folder=fold or ".", files=found)
-    return LookupResult(Presence.MISSING, detail=f"none of {expected_outputs(case)} found")
+    wanted = image_names(case) if case.modality == "image" else expected_outputs(case)
+    return LookupResult(Presence.MISSING, detail=f"none of {wanted} found")
 
 
 def video_relpath(source: GtSource, fold: str | None, case: Case) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -52,7 +53,10 @@ def make_handler(script: Script):
                 return
             if step == "reset":
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-                self.connection.close()
+                # Close the descriptor itself: rfile/wfile keep the socket object alive, which
+                # would delay the RST until the client timed out.
+                self.close_connection = True
+                os.close(self.connection.detach())
                 return
             if step == "timeout":
                 time.sleep(1.5)

@@ -67,3 +67,31 @@ def test_unknown_never_falls_through(tmp_path: Path) -> None:
     src = Flaky(tmp_path, folder("sglang_generated", "h100"))
     # The platform folder could not be probed: using the default GT could be the wrong GT.
     assert locate(src, NATIVE, "h100").status is Presence.UNKNOWN
+
+
+def test_image_gt_extension_order_is_sglangs(tmp_path: Path) -> None:
+    """jpg, then png, then webp (sglang with no output format); an unknown probe of a
+    preferred extension is unknown, never the next extension's file."""
+    import dataclasses
+
+    img = dataclasses.replace(NATIVE, modality="image", key_frames=("first",))
+    d = tmp_path / folder("sglang_generated")
+    d.mkdir(parents=True)
+    stem = f"{img.id}_{img.gpus}gpu"
+    for ext in ("webp", "png", "jpeg"):
+        (d / f"{stem}.{ext}").write_bytes(b"x")
+    src = LocalDirSource(tmp_path)
+    assert locate(src, img).files == {"first": f"{folder('sglang_generated')}/{stem}.png"}
+    (d / f"{stem}.jpg").write_bytes(b"x")
+    assert locate(src, img).files == {"first": f"{folder('sglang_generated')}/{stem}.jpg"}
+
+    class JpgUnknown(LocalDirSource):
+        def probe(self, rel: str) -> Presence:
+            return Presence.UNKNOWN if rel.endswith(".jpg") else super().probe(rel)
+
+    assert locate(JpgUnknown(tmp_path), img).status is Presence.UNKNOWN
+    (d / f"{stem}.jpg").unlink()
+    (d / f"{stem}.png").unlink()
+    (d / f"{stem}.webp").unlink()
+    missing = locate(src, img)  # a .jpeg alone: sglang never looks for it
+    assert missing.status is Presence.MISSING and ".jpg" in missing.detail

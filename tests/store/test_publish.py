@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import random
 import shutil
 import signal
@@ -125,9 +126,12 @@ def test_killed_publisher_leaves_old_or_new_commit(tmp_path: Path) -> None:
     src = frames_dir(tmp_path, NATIVE, natural(seed=0, h=512, w=768) | {"mid": pattern_frames(3, 512, 768, 0)[2]}, "b")
     rng = random.Random(1)
     seen = set()
+    tmpdir = tmp_path / "tmp"  # the killed publishers' work clones land here, not in /tmp
+    tmpdir.mkdir()
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
     for i in range(12):
         proc = subprocess.Popen([sys.executable, "-c", PUBLISH_SCRIPT, str(repo), str(src), NATIVE.id, f"kill{i}"],
-                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         # Alternate early kills (before any push) with late ones (often after it).
         time.sleep(rng.uniform(0.0, 1.0) if i % 2 == 0 else rng.uniform(1.0, 8.0))
         proc.send_signal(signal.SIGKILL)
@@ -139,12 +143,17 @@ def test_killed_publisher_leaves_old_or_new_commit(tmp_path: Path) -> None:
         seen.add(now == old)
         old = now
     assert seen == {True, False}, "the kill points should cover both outcomes"
+    # What the killed publishers left behind is swept by the next publish.
+    from gt_gen.store.publish import sweep_stale_work_dirs
+
+    sweep_stale_work_dirs(tmpdir)
+    assert not list(tmpdir.glob("gt-gen-publish-*"))
     assert gitutil.out("log", "-1", "--format=%B", "main", cwd=repo).startswith("gt-gen: publish")
 
 
 def test_two_racing_publishers_both_land(tmp_path: Path) -> None:
     repo = bare(tmp_path)
-    a, b = REG.get("ltx_2_two_stage_t2v"), REG.get("ltx_2_3_hq_pipeline")
+    a, b = REG.get("ltx_2_two_stage_t2v"), REG.get("ltx_2_3_two_stage_ti2v_2gpus")
     da = frames_dir(tmp_path, a, natural(seed=1), "a")
     db = frames_dir(tmp_path, b, natural(seed=2), "b")
     procs = [subprocess.Popen([sys.executable, "-c", PUBLISH_SCRIPT, str(repo), str(d), c.id, c.id],
@@ -251,7 +260,7 @@ def test_fetch_over_raw_http_at_the_published_commit(tiny_gt: Path, tmp_path: Pa
 
 def test_non_fast_forward_is_rebased_and_retried(tmp_path: Path) -> None:
     repo = bare(tmp_path)
-    a, b = REG.get("ltx_2_two_stage_t2v"), REG.get("ltx_2_3_hq_pipeline")
+    a, b = REG.get("ltx_2_two_stage_t2v"), REG.get("ltx_2_3_two_stage_ti2v_2gpus")
     da = frames_dir(tmp_path, a, natural(seed=1), "a")
     db = frames_dir(tmp_path, b, natural(seed=2), "b")
     pa = publisher(repo)
@@ -316,3 +325,89 @@ def test_fetch_network_faults_partial_and_total(tiny_gt: Path, tmp_path: Path) -
                            env={"GT_GEN_CACHE": str(tmp_path / "c4")})
         assert cmp_down.returncode == 2 and "unreachable" in cmp_down.stderr  # infrastructure, not a regression
         assert not (tmp_path / "cmp-down").exists()
+
+
+# -- the source is verified against its generate manifest before anything is written ------
+@pytest.mark.parametrize("defect", ["edited", "unlisted", "no-manifest", "other-case"])
+def test_gt_edited_after_generate_is_refused(tmp_path: Path, defect: str) -> None:
+    from gt_gen.errors import IntegrityError
+
+    repo = bare(tmp_path)
+    src = frames_dir(tmp_path, NATIVE, natural())
+    name = key_frame_names(NATIVE)["mid"]
+    if defect == "edited":  # a valid PNG, different pixels: decodes fine, still refused
+        f = natural()["mid"].copy()
+        f[0, 0] = 255 - f[0, 0]
+        write_png(src / name, f)
+    elif defect == "unlisted":
+        m = json.loads((src / "manifest.json").read_text())
+        del m["cases"][NATIVE.id]["files"][name]
+        (src / "manifest.json").write_text(json.dumps(m))
+    elif defect == "other-case":  # listed, but under another case's entry
+        m = json.loads((src / "manifest.json").read_text())
+        m["cases"]["someone_else"] = {"files": {name: m["cases"][NATIVE.id]["files"].pop(name)}}
+        (src / "manifest.json").write_text(json.dumps(m))
+    else:
+        (src / "manifest.json").unlink()
+    with pytest.raises(IntegrityError) as exc:
+        publisher(repo).publish(src, [NATIVE])
+    msg = exc.value.one_line()
+    assert (name in msg) if defect != "no-manifest" else ("manifest.json" in msg)
+    assert head(repo) is None
+
+
+@pytest.mark.parametrize("raw", [b"{", b'{"cases": [1]}', b'{"cases": {"a": 1}}', b'{"a": NaN}',
+                                 b'{"cases": {}, "cases": {}}', b"\xff\xfe"])
+def test_malformed_source_manifest_is_one_line_exit_2(tmp_path: Path, raw: bytes, capsys) -> None:
+    from gt_gen.cli import main
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "manifest.json").write_bytes(raw)
+    rc = main(["publish", "--source", str(src), "--target", "sglang_generated", "--repo", str(bare(tmp_path))])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "manifest.json" in err and "internal error" not in err
+
+
+def test_republishing_identical_gt_is_a_no_op(tmp_path: Path) -> None:
+    repo = bare(tmp_path)
+    src = frames_dir(tmp_path, NATIVE, natural())
+    first = publisher(repo).publish(src, [NATIVE])
+    time.sleep(1.1)  # the 'published' timestamp has one-second resolution: make it differ
+    other_run = Publisher(str(repo), "main", "sglang_generated", None,
+                          Provenance("refs/heads/main", "another-sha", "2.11", "u2"))
+    again = other_run.publish(src, [NATIVE])
+    assert not again.changed and again.commit == first.commit == head(repo)
+    assert gitutil.out("rev-list", "--count", "main", cwd=repo) == "1"
+    cmap = json.loads(gitutil.git("show", "main:diffusion-ci/consistency_gt/sglang_generated/case_map.json",
+                                  cwd=repo).stdout)
+    assert cmap["published_by"] == "gt-gen"  # tells readers this repository carries manifests
+
+
+def test_stale_work_clones_of_killed_publishers_are_swept(tmp_path: Path, monkeypatch) -> None:
+    import os
+    import tempfile
+
+    from gt_gen.store import publish as pub_mod
+
+    parent = tmp_path / "tmp"
+    parent.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(parent))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = parent / f"gt-gen-publish-{dead.pid}-abcd1234"
+    (stale / "repo" / ".git").mkdir(parents=True)
+    (stale / "repo" / "big.png").write_bytes(b"x" * 1000)
+    live = parent / f"gt-gen-publish-{os.getpid()}-live0000"  # a publisher still running
+    live.mkdir()
+    old_style = parent / "gt-gen-publish-oldstyle"
+    old_style.mkdir()
+    other = parent / "unrelated-dir"
+    other.mkdir()
+    repo = bare(tmp_path)
+    publisher(repo).publish(frames_dir(tmp_path, NATIVE, natural()), [NATIVE])
+    assert not stale.exists() and live.is_dir() and old_style.is_dir() and other.is_dir()
+    assert sorted(p.name for p in parent.iterdir()) == sorted([live.name, old_style.name, other.name])
+    # An old-style clone (no pid in its name) goes once it is a day old.
+    os.utime(old_style, (time.time() - 2 * 86400,) * 2)
+    assert pub_mod.sweep_stale_work_dirs(parent) == [old_style]

@@ -117,8 +117,10 @@ static PyObject *metrics(PyObject *self, PyObject *args) {
         PyBuffer_Release(&ba); PyBuffer_Release(&bb);
         return PyErr_NoMemory();
     }
+    /* Threads only pay off on large frames: waking a team costs more than a small frame. */
+    const int big = (long long)H * W * C >= (1 << 18);
     Py_BEGIN_ALLOW_THREADS
-#pragma omp parallel for schedule(dynamic, 1) reduction(+ : failed)
+#pragma omp parallel for schedule(dynamic, 1) reduction(+ : failed) if (big)
     for (int t = 0; t < bands; t++) {
         int r0 = (int)((long long)OH * t / bands), r1 = (int)((long long)OH * (t + 1) / bands);
         if (r1 > r0) failed += ssim_band(a, b, H, W, C, r0, r1, c1, c2, accs + (size_t)t * 8) != 0;
@@ -127,7 +129,7 @@ static PyObject *metrics(PyObject *self, PyObject *args) {
         for (int ch = 0; ch < C; ch++) sums[ch] += accs[(size_t)t * 8 + ch];
     const size_t N = (size_t)H * W * C;
     mad = pairwise_absdiff(a, b, N) / (float)N;
-#pragma omp parallel for reduction(+ : sq, ab)
+#pragma omp parallel for reduction(+ : sq, ab) if (big)
     for (long long i = 0; i < (long long)N; i++) {
         int d = (int)a[i] - (int)b[i];
         sq += d * d;

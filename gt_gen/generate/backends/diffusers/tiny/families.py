@@ -36,12 +36,30 @@ WAN_SCHEDULER = {"beta_end": 0.02, "beta_schedule": "linear", "beta_start": 0.00
                  "timestep_spacing": "linspace", "use_flow_sigmas": True}
 
 
+#: Scale of a tiny transformer's output layer. Why: a random transformer's velocity is large and
+#: mostly a per-channel offset; integrated over the steps it would swamp the initial noise, and
+#: the decoded picture would hardly depend on the seed. Damped, the final latents keep the
+#: noise's structure plus a prompt-dependent drift.
+OUTPUT_GAIN = 0.25
+
+
 def _seeded(seed: int, build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
     """Build a module, then overwrite every parameter from a generator seeded with ``seed``."""
     torch.manual_seed(seed)
     module = build()
     init_module_(module, torch.Generator().manual_seed(seed))
     return module.eval()
+
+
+def _transformer(seed: int, build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+    """A seeded transformer whose output layer is damped by :data:`OUTPUT_GAIN`."""
+    module = _seeded(seed, build)
+    with torch.no_grad():
+        for name, mod in module.named_modules():
+            if name == "proj_out" or (name.startswith("all_final_layer") and name.endswith("linear")):
+                for p in mod.parameters():
+                    p.mul_(OUTPUT_GAIN)
+    return module
 
 
 def _kl_vae(seed: int, latent_channels: int, **extra: Any) -> torch.nn.Module:
@@ -51,7 +69,7 @@ def _kl_vae(seed: int, latent_channels: int, **extra: Any) -> torch.nn.Module:
     vae = _seeded(seed, lambda: AutoencoderKL(
         in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
         up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(16, 16, 16, 16),
-        layers_per_block=1, latent_channels=latent_channels, norm_num_groups=4, sample_size=64,
+        layers_per_block=1, latent_channels=latent_channels, norm_num_groups=16, sample_size=64,
         use_quant_conv=False, use_post_quant_conv=False, mid_block_add_attention=True, **extra))
     structure_decoder_(vae.decoder)  # type: ignore[arg-type]
     return vae
@@ -59,7 +77,7 @@ def _kl_vae(seed: int, latent_channels: int, **extra: Any) -> torch.nn.Module:
 
 def _wan_like_vae(cls: Any, seed: int) -> torch.nn.Module:
     """Wan / Qwen-Image 3-D causal VAE: 8x spatial, 4x temporal, 16 latent channels."""
-    vae = _seeded(seed, lambda: cls(base_dim=8, z_dim=16, dim_mult=[1, 2, 2, 2], num_res_blocks=1,
+    vae = _seeded(seed, lambda: cls(base_dim=4, z_dim=16, dim_mult=[1, 2, 2, 2], num_res_blocks=1,
                                     attn_scales=[], temperal_downsample=[False, True, True]))
     structure_decoder_(vae.decoder)
     structure_decoder_(vae.post_quant_conv)
@@ -80,7 +98,7 @@ def flux(seed: int) -> Any:
         vocab_size=len(t5_tok), d_model=32, d_kv=16, d_ff=64, num_layers=1, num_heads=2,
         relative_attention_num_buckets=8, pad_token_id=t5_tok.pad_token_id,
         eos_token_id=t5_tok.eos_token_id)))
-    transformer = _seeded(seed + 3, lambda: FluxTransformer2DModel(
+    transformer = _transformer(seed + 3, lambda: FluxTransformer2DModel(
         patch_size=1, in_channels=64, num_layers=1, num_single_layers=1, attention_head_dim=16,
         num_attention_heads=2, joint_attention_dim=32, pooled_projection_dim=32,
         guidance_embeds=True, axes_dims_rope=(4, 6, 6)))
@@ -94,14 +112,14 @@ def _flux2_parts(seed: int, text_hidden: int, guidance: bool) -> tuple[Any, Any,
     from diffusers import (AutoencoderKLFlux2, FlowMatchEulerDiscreteScheduler,
                            Flux2Transformer2DModel)
 
-    transformer = _seeded(seed + 3, lambda: Flux2Transformer2DModel(
+    transformer = _transformer(seed + 3, lambda: Flux2Transformer2DModel(
         patch_size=1, in_channels=128, num_layers=1, num_single_layers=1, attention_head_dim=16,
         num_attention_heads=2, joint_attention_dim=3 * text_hidden,
         timestep_guidance_channels=32, mlp_ratio=2.0, axes_dims_rope=(4, 4, 4, 4),
         guidance_embeds=guidance))
     vae = _seeded(seed + 4, lambda: AutoencoderKLFlux2(
         block_out_channels=(16, 16, 16, 16), layers_per_block=1, latent_channels=32,
-        norm_num_groups=4, sample_size=64, mid_block_add_attention=True))
+        norm_num_groups=16, sample_size=64, mid_block_add_attention=True))
     structure_decoder_(vae.decoder)  # type: ignore[arg-type]
     structure_decoder_(vae.post_quant_conv)  # type: ignore[arg-type]
     return transformer, vae, FlowMatchEulerDiscreteScheduler(**FLUX_SCHEDULER)
@@ -170,7 +188,7 @@ def _qwen_parts(seed: int) -> dict[str, Any]:
 
     tok = toks.qwen_tokenizer()
     hidden = 32
-    transformer = _seeded(seed + 3, lambda: QwenImageTransformer2DModel(
+    transformer = _transformer(seed + 3, lambda: QwenImageTransformer2DModel(
         patch_size=2, in_channels=64, out_channels=16, num_layers=1, attention_head_dim=16,
         num_attention_heads=2, joint_attention_dim=hidden, axes_dims_rope=(4, 6, 6)))
     return {"scheduler": FlowMatchEulerDiscreteScheduler(**QWEN_SCHEDULER),
@@ -218,7 +236,7 @@ def zimage(seed: int) -> Any:
     text_encoder = _seeded(seed + 1, lambda: Qwen3Model(Qwen3Config(
         vocab_size=len(tok), hidden_size=hidden, intermediate_size=64, num_hidden_layers=2,
         num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=1024)))
-    transformer = _seeded(seed + 3, lambda: ZImageTransformer2DModel(
+    transformer = _transformer(seed + 3, lambda: ZImageTransformer2DModel(
         all_patch_size=(2,), all_f_patch_size=(1,), in_channels=16, dim=32, n_layers=1,
         n_refiner_layers=1, n_heads=2, n_kv_heads=2, cap_feat_dim=hidden, axes_dims=[4, 6, 6],
         axes_lens=[256, 64, 64]))
@@ -237,7 +255,7 @@ def wan(seed: int) -> Any:
         vocab_size=len(tok), d_model=32, d_kv=16, d_ff=64, num_layers=1, num_heads=2,
         relative_attention_num_buckets=8, pad_token_id=tok.pad_token_id,
         eos_token_id=tok.eos_token_id)))
-    transformer = _seeded(seed + 3, lambda: WanTransformer3DModel(
+    transformer = _transformer(seed + 3, lambda: WanTransformer3DModel(
         patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=16, in_channels=16,
         out_channels=16, text_dim=32, freq_dim=32, ffn_dim=64, num_layers=1,
         rope_max_seq_len=64))

@@ -1,0 +1,204 @@
+"""Benchmark: what a user waits for, `gt-gen compare` (the CLI), on a synthetic group.
+
+Not the metric kernels (scripts/bench_metrics.py times those): the command, with start-up,
+GT reading, decoding, metrics and report images. A synthetic group is encoded here once:
+
+* N cases of 121 x 1536 x 1024 (default N = 10), and the 5-case ltx shape 768 x 512 x 25;
+* per case a GT folder (key-frame PNGs as sglang's OpenCV seek reads them, plus the GT mp4)
+  and a candidate mp4 (the same frames re-encoded at another quality, so cases pass).
+
+Reported per shape (medians of --repeat runs, each CLI run in a fresh process):
+
+* ``decode_floor_s``: decoding both mp4s of one case with PyAV (rgb24, threaded) in process,
+  the least any whole-video compare must spend;
+* ``startup_s``: ``gt-gen compare`` of one key-frame case minus its per-case work is not
+  separable, so the per-case figures below are marginal: (T(N cases) - T(1 case)) / (N - 1),
+  which removes start-up (imports, CUDA, CLIP) whatever it costs;
+* ``whole_per_case_s`` and ``whole_ratio``: ``--frames all --gate-frames all`` per case, and
+  its ratio to the decode floor (the issue's target: <= 1.3);
+* ``key_group_s`` and ``key_budget_s``: ``--frames key`` (the default) for the whole group, and
+  the target 2 s + 0.2 s per case on CPU.
+
+    python scripts/bench_compare.py [--device cpu|cuda] [--cases 10] [--repeat 3] [--small]
+
+``--small`` shrinks everything (3 cases of 25 x 320 x 192, 2 of 25 x 256 x 160, one repeat)
+so that the script itself can be checked in seconds on a small CPU. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def frames(n: int, h: int, w: int, seed: int) -> np.ndarray:
+    """Smooth moving content with a little noise: codec friendly, not trivially compressible."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    base = np.stack([127 + 90 * np.sin(x / (23 + 7 * c) + y / (31 + 5 * c)) for c in range(3)], -1)
+    out = np.empty((n, h, w, 3), np.uint8)
+    for t in range(n):
+        out[t] = np.clip(base + 25 * np.sin(t / 5 + x / 40)[..., None] + rng.normal(0, 4, (h, w, 3)), 0, 255)
+    return out
+
+
+def encode(path: Path, fr: np.ndarray, crf: int) -> Path:
+    import av
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=24)
+        s.width, s.height, s.pix_fmt = fr.shape[2], fr.shape[1], "yuv420p"
+        s.options = {"crf": str(crf), "preset": "veryfast"}
+        for f in fr:
+            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+def decode(path: Path) -> int:
+    """Every frame as RGB24 with PyAV's frame threads: the decode floor."""
+    import av
+
+    n = 0
+    with av.open(str(path)) as c:
+        st = c.streams.video[0]
+        st.thread_type = "AUTO"
+        for f in c.decode(st):
+            f.to_ndarray(format="rgb24")
+            n += 1
+    return n
+
+
+def case_table(cid: str, w: int, h: int, n: int) -> str:
+    return "\n".join([
+        "[[case]]", f'id = "{cid}"', 'modality = "video"', 'backend = "sglang_native"',
+        'pipeline = "one_stage"', 'runner = "bench"', 'comparability = "native_only"',
+        'reason = "benchmark"', "[case.model]", 'repo = "bench"', 'revision = "none"',
+        'checkpoint = "none"', "[case.request]", 'prompt = "benchmark"', f"width = {w}",
+        f"height = {h}", f"num_frames = {n}", "seed = 1"]) + "\n"
+
+
+def build_group(root: Path, name: str, count: int, shape: tuple[int, int, int]) -> dict[str, Path]:
+    """cases/<name>.toml, gt/ (key-frame PNGs + GT mp4) and cand/ for ``count`` cases of one shape."""
+    import cv2
+
+    n, w, h = shape
+    src = frames(n, h, w, seed=0)
+    proto = root / "proto" / name
+    gt_mp4 = encode(proto / "gt.mp4", src, crf=18)
+    cand_mp4 = encode(proto / "cand.mp4", src, crf=20)
+    cap = cv2.VideoCapture(str(gt_mp4))
+    keys = {}
+    for key, idx in (("0", 0), ("mid", n // 2), ("last", n - 1)):  # sglang's seek path
+        cap.set(cv2.CAP_PROP_POS_FRAMES, idx)
+        ok, bgr = cap.read()
+        assert ok, f"cannot read frame {idx} of {gt_mp4}"
+        keys[key] = cv2.imencode(".png", bgr)[1].tobytes()
+    cap.release()
+    cases, gt, cand = root / name / "cases", root / name / "gt", root / name / "cand"
+    for d in (cases, gt, cand):
+        d.mkdir(parents=True)
+    ids = [f"{name}_{i:02d}" for i in range(count)]
+    (cases / f"{name}.toml").write_text("".join(case_table(c, w, h, n) for c in ids))
+    for cid in ids:
+        for key, png in keys.items():
+            (gt / f"{cid}_1gpu_frame_{key}.png").write_bytes(png)
+        os.link(gt_mp4, gt / f"{cid}_1gpu.mp4")
+        os.link(cand_mp4, cand / f"{cid}_1gpu.mp4")
+    return {"cases": cases, "gt": gt, "cand": cand, "gt_mp4": gt_mp4, "cand_mp4": cand_mp4,
+            "ids": ids}  # type: ignore[dict-item]
+
+
+def cli(group: dict, out: Path, ids: list[str], device: str, *extra: str) -> float:
+    """Seconds of one ``gt-gen compare`` in a fresh process (checked to pass)."""
+    if out.exists():
+        shutil.rmtree(out)
+    sel = [a for cid in ids for a in ("--case", cid)]
+    cmd = [sys.executable, "-m", "gt_gen", "compare", "--cases", str(group["cases"]), *sel,
+           "--gt", str(group["gt"]), "--candidate", str(group["cand"]), "--out", str(out),
+           "--clip-model", "none", "--device", device, "--metrics-backend", "fast", *extra]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    dt = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"compare failed ({proc.returncode}): {proc.stderr[-2000:]}\n{proc.stdout[-2000:]}")
+    return dt
+
+
+def median(fn, repeat: int) -> float:
+    return statistics.median(fn() for _ in range(repeat))
+
+
+def bench_shape(root: Path, name: str, count: int, shape: tuple[int, int, int], device: str,
+                repeat: int) -> dict:
+    group = build_group(root, name, count, shape)
+    ids: list[str] = group["ids"]  # type: ignore[assignment]
+    out = root / name / "out"
+    floor = median(lambda: (t := time.perf_counter(), decode(group["gt_mp4"]), decode(group["cand_mp4"]),
+                            time.perf_counter() - t)[-1], repeat)
+    whole = ("--frames", "all", "--gate-frames", "all")
+    t1_whole = median(lambda: cli(group, out, ids[:1], device, *whole), repeat)
+    tn_whole = median(lambda: cli(group, out, ids, device, *whole), repeat)
+    t1_key = median(lambda: cli(group, out, ids[:1], device), repeat)
+    tn_key = median(lambda: cli(group, out, ids, device), repeat)
+    per_whole = (tn_whole - t1_whole) / (count - 1)
+    per_key = (tn_key - t1_key) / (count - 1)
+    return {"shape": {"frames": shape[0], "width": shape[1], "height": shape[2]}, "cases": count,
+            "decode_floor_s": round(floor, 3),
+            "whole_1_case_s": round(t1_whole, 3), "whole_group_s": round(tn_whole, 3),
+            "whole_per_case_s": round(per_whole, 3), "whole_ratio": round(per_whole / floor, 2),
+            "startup_and_first_case_s": round(t1_key, 3),
+            "key_group_s": round(tn_key, 3), "key_per_case_s": round(per_key, 3),
+            "key_budget_s": round(2 + 0.2 * count, 2)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--cases", type=int, default=10, help="cases of the big shape (default 10)")
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--small", action="store_true", help="small shapes, one repeat: a quick check")
+    ap.add_argument("--keep", default=None, help="build the synthetic group here and keep it")
+    args = ap.parse_args(argv)
+    if args.small:
+        shapes = [("big", 3, (25, 320, 192)), ("ltx", 2, (25, 256, 160))]
+        repeat = 1
+    else:
+        shapes = [("big", args.cases, (121, 1536, 1024)), ("ltx", 5, (25, 768, 512))]
+        repeat = args.repeat
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="gt-gen-bench-compare-"))
+    try:
+        report = {"machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                              "python": platform.python_version(), "device": args.device},
+                  "repeat": repeat, "shapes": {}}
+        if args.device.startswith("cuda"):
+            import torch
+
+            report["machine"]["gpu"] = torch.cuda.get_device_name(0)
+        for name, count, shape in shapes:
+            report["shapes"][name] = bench_shape(root, name, count, shape, args.device, repeat)
+        print(json.dumps(report, indent=2))
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
