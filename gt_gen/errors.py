@@ -115,9 +115,9 @@ def describe_os_error(exc: OSError) -> str:
     name = errno_mod.errorcode.get(exc.errno or -1, "")
     what = _OS_HINTS.get(name) or (exc.strerror or "").lower() or " ".join(str(exc).split())
     files = [str(f) for f in (exc.filename, exc.filename2) if f is not None]
-    if isinstance(exc, BrokenPipeError):
+    if not files and isinstance(exc, BrokenPipeError):
         return "output closed before gt-gen finished writing (broken pipe)"
-    if isinstance(exc, ConnectionError) or (not files and name.startswith("ECONN")):
+    if not files and (isinstance(exc, ConnectionError) or name.startswith("ECONN")):
         return f"network error: {what or type(exc).__name__} (is the server reachable?)"
     where = " -> ".join(files)
     if not where:

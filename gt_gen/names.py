@@ -34,7 +34,7 @@ def safe_relpath(value: object, *, kind: str = "relative path",
     if not isinstance(value, str) or not value or value.startswith("/") or "\\" in value:
         raise ConfigError(f"invalid {kind} {value!r}: must be a relative path inside its folder",
                           path=where)
-    for part in PurePosixPath(value).parts:
+    for part in value.split("/"):  # not PurePosixPath(...).parts: it drops "." and "" silently
         safe_name(part, kind=kind, where=where)
     return value
 

@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
+CHECKOUT = REPO  # the gt-gen whose CLI is timed (--repo: e.g. an older checkout, for a baseline)
 
 
 def frames(n: int, h: int, w: int, seed: int) -> np.ndarray:
@@ -126,16 +127,20 @@ def build_group(root: Path, name: str, count: int, shape: tuple[int, int, int]) 
 
 
 def cli(group: dict, out: Path, ids: list[str], device: str, *extra: str) -> float:
-    """Seconds of one ``gt-gen compare`` in a fresh process (checked to pass)."""
+    """Seconds of one ``gt-gen compare`` in a fresh process (checked to pass), run from the
+    checkout ``--repo`` names (default: this one)."""
     if out.exists():
         shutil.rmtree(out)
     sel = [a for cid in ids for a in ("--case", cid)]
     cmd = [sys.executable, "-m", "gt_gen", "compare", "--cases", str(group["cases"]), *sel,
            "--gt", str(group["gt"]), "--candidate", str(group["cand"]), "--out", str(out),
            "--clip-model", "none", "--device", device, "--metrics-backend", "fast", *extra]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(CHECKOUT), *filter(None, [os.environ.get("PYTHONPATH")])])}
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=CHECKOUT, env=env)
     dt = time.perf_counter() - t0
+    print(f"  {dt:7.2f} s  compare {len(ids)} case(s) {' '.join(extra)}", file=sys.stderr, flush=True)
     if proc.returncode != 0:
         raise SystemExit(f"compare failed ({proc.returncode}): {proc.stderr[-2000:]}\n{proc.stdout[-2000:]}")
     return dt
@@ -150,8 +155,14 @@ def bench_shape(root: Path, name: str, count: int, shape: tuple[int, int, int], 
     group = build_group(root, name, count, shape)
     ids: list[str] = group["ids"]  # type: ignore[assignment]
     out = root / name / "out"
-    floor = median(lambda: (t := time.perf_counter(), decode(group["gt_mp4"]), decode(group["cand_mp4"]),
-                            time.perf_counter() - t)[-1], repeat)
+
+    def decode_both() -> float:
+        t0 = time.perf_counter()
+        decode(group["gt_mp4"])
+        decode(group["cand_mp4"])
+        return time.perf_counter() - t0
+
+    floor = median(decode_both, repeat)
     whole = ("--frames", "all", "--gate-frames", "all")
     t1_whole = median(lambda: cli(group, out, ids[:1], device, *whole), repeat)
     tn_whole = median(lambda: cli(group, out, ids, device, *whole), repeat)
@@ -175,7 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--small", action="store_true", help="small shapes, one repeat: a quick check")
     ap.add_argument("--keep", default=None, help="build the synthetic group here and keep it")
+    ap.add_argument("--repo", default=None, help="time the CLI of this gt-gen checkout instead")
+    ap.add_argument("--only", choices=("big", "ltx"), default=None, help="one shape only")
     args = ap.parse_args(argv)
+    global CHECKOUT
+    if args.repo:
+        CHECKOUT = Path(args.repo).resolve()
     if args.small:
         shapes = [("big", 3, (25, 320, 192)), ("ltx", 2, (25, 256, 160))]
         repeat = 1
@@ -191,7 +207,11 @@ def main(argv: list[str] | None = None) -> int:
             import torch
 
             report["machine"]["gpu"] = torch.cuda.get_device_name(0)
+        report["checkout"] = str(CHECKOUT)
         for name, count, shape in shapes:
+            if args.only and name != args.only:
+                continue
+            print(f"{name}: {count} case(s) of {shape[0]}x{shape[1]}x{shape[2]}", file=sys.stderr, flush=True)
             report["shapes"][name] = bench_shape(root, name, count, shape, args.device, repeat)
         print(json.dumps(report, indent=2))
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,9 @@ def boom(exc: BaseException):
     (ConfigError("bad file", path="x.toml"), 2, "gt-gen: error: x.toml: bad file"),
     (QualityGateError("frame mid is near-blank"), 1, "gt-gen: error: frame mid"),
     (UnknownCaseError("unknown case id 'nope'"), 2, "gt-gen: error: unknown case id 'nope'"),
-    (FileNotFoundError(2, "No such file", "gt/a.png"), 2, "gt-gen: error: [Errno 2]"),
+    (FileNotFoundError(2, "No such file", "gt/a.png"), 2, "gt-gen: error: gt/a.png: not found"),
+    (PermissionError(13, "Permission denied", "o/r.json"), 2, "gt-gen: error: o/r.json: permission denied"),
+    (IsADirectoryError(21, "Is a directory", "o/r.json"), 2, "gt-gen: error: o/r.json: is a directory"),
     (RuntimeError("a bug"), 3, "gt-gen: internal error: RuntimeError: a bug (rerun with --debug)"),
 ])
 def test_exit_codes_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture,
@@ -35,10 +38,57 @@ def test_exit_codes_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
     assert err.startswith(prefix) and err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_debug_reraises(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cases_cmd, "run_list", boom(RuntimeError("a bug")))
-    with pytest.raises(RuntimeError, match="a bug"):
-        cli.main(["--debug", "cases", "list"])
+@pytest.mark.parametrize(("exc", "code"), [
+    (ConfigError("bad file", path="x.toml"), 2), (QualityGateError("near-blank"), 1),
+    (OSError(28, "No space left on device", "o/f"), 2), (RuntimeError("a bug"), 3),
+    (KeyError("k"), 3), (RecursionError("deep"), 3),
+])
+def test_debug_adds_the_traceback_and_keeps_the_exit_code(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, exc: BaseException,
+        code: int) -> None:
+    """--debug only adds the traceback: 2 stays 2 (it used to re-raise, and Python exits 1)."""
+    monkeypatch.setattr(cases_cmd, "run_list", boom(exc))
+    assert cli.main(["cases", "list"]) == code
+    plain = capsys.readouterr().err
+    assert cli.main(["--debug", "cases", "list"]) == code
+    debug = capsys.readouterr().err
+    assert "Traceback" in debug and "Traceback" not in plain
+    assert debug.rstrip("\n").splitlines()[-1] == plain.strip()  # the same one line, last
+
+
+def test_debug_traceback_is_redacted(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    monkeypatch.setattr(cases_cmd, "run_list", boom(RuntimeError(f"token {TOKEN}")))
+    assert cli.main(["--debug", "cases", "list"]) == 3
+    err = capsys.readouterr().err
+    assert "Traceback" in err and TOKEN not in err
+
+
+def test_os_errors_never_print_a_bare_errno(monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture) -> None:
+    """Every errno gives a line naming the file(s) and what went wrong, never '[Errno N]'."""
+    import errno
+
+    for num in sorted(errno.errorcode):
+        exc = OSError(num, os.strerror(num), "some/file", None, "other/file")
+        monkeypatch.setattr(cases_cmd, "run_list", boom(exc))
+        assert cli.main(["cases", "list"]) == 2
+        err = capsys.readouterr().err
+        assert "[Errno" not in err and "some/file" in err and err.count("\n") == 1, err
+    monkeypatch.setattr(cases_cmd, "run_list", boom(BrokenPipeError(32, "Broken pipe")))
+    assert cli.main(["cases", "list"]) == 2
+    assert "broken pipe" in capsys.readouterr().err
+
+
+def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture) -> None:
+    """argparse's errors too: one 'gt-gen: error:' line naming the command and option, exit 2."""
+    for argv in (["compare"], ["cases", "matrix", "--group", "x", "--max-jobs", "many"],
+                 ["frobnicate"], ["report"]):
+        with pytest.raises(SystemExit) as info:
+            cli.main(argv)
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("gt-gen: error: gt-gen") and err.count("\n") == 1, err
 
 
 def test_tokens_never_reach_the_error_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:

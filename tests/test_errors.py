@@ -30,3 +30,24 @@ def test_unknown_case_message_is_not_quoted() -> None:
     with pytest.raises(KeyError) as info:
         raise errors.UnknownCaseError("unknown case id 'x'", case_id="x")
     assert str(info.value) == "unknown case id 'x'"
+
+
+def test_one_line_names_the_case_when_the_message_does_not() -> None:
+    assert errors.InputFileError("frame is 64x64 but the GT is 32x32", case_id="c1").one_line() == \
+        "case c1: frame is 64x64 but the GT is 32x32"
+    assert errors.InputFileError("c1 is broken", case_id="c1").one_line() == "c1 is broken"
+
+
+@pytest.mark.parametrize(("exc", "code", "line"), [
+    (errors.ConfigError("bad", path="a.json"), 2, "gt-gen: error: a.json: bad"),
+    (errors.QualityGateError("blank"), 1, "gt-gen: error: blank"),
+    (FileNotFoundError(2, "No such file or directory", "x/y"), 2, "gt-gen: error: x/y: not found"),
+    (OSError(28, "No space left on device", "o/f"), 2,
+     "gt-gen: error: o/f: no space left on the device: free some space and rerun"),
+    (OSError(18, "Invalid cross-device link", "a", None, "b"), 2, "gt-gen: error: a -> b: invalid cross-device link"),
+    (ConnectionRefusedError(111, "Connection refused"), 2, "gt-gen: error: network error: connection refused "
+                                                           "(is the server reachable?)"),
+    (ValueError("x"), 3, "gt-gen: internal error: ValueError: x (rerun with --debug)"),
+])
+def test_exit_code_and_line(exc: BaseException, code: int, line: str) -> None:
+    assert errors.exit_code_and_line(exc) == (code, line)

@@ -97,13 +97,15 @@ def _config_of(path: Path, meta: dict[str, str]) -> dict[str, Any]:
 
 def _write_component(out: Path, component: str, cls: Any, config: dict[str, Any],
                      source: Path, mapping: dict[str, str],
-                     shapes: dict[str, tuple[int, ...]]) -> int:
-    """Check coverage, then write ``config.json`` and the renamed tensors."""
+                     shapes: dict[str, tuple[int, ...]],
+                     unused_prefixes: tuple[str, ...] = ()) -> int:
+    """Check coverage, then write ``config.json`` and the renamed tensors (unread tensors that
+    no official tensor feeds are written as zeros, so diffusers loads without a warning)."""
     from safetensors import safe_open
     from safetensors.torch import save_file
 
     model, expected = _expected_shapes(cls, config)
-    check_coverage(component, mapping, shapes, expected)
+    check_coverage(component, mapping, shapes, expected, unused_prefixes)
     folder = out / component
     folder.mkdir(parents=True)
     model.save_config(str(folder))
@@ -111,6 +113,9 @@ def _write_component(out: Path, component: str, cls: Any, config: dict[str, Any]
     with safe_open(str(source), framework="pt") as f:
         for new, old in mapping.items():
             tensors[new] = f.get_tensor(old).contiguous()
+    for key, shape in expected.items():
+        if key not in tensors and unused_prefixes and key.startswith(unused_prefixes):
+            tensors[key] = torch.zeros(shape)
     save_file(tensors, str(folder / "diffusion_pytorch_model.safetensors"), metadata={"format": "pt"})
     return len(tensors)
 
@@ -234,7 +239,8 @@ def convert_ltx2(checkpoint: Path, gemma_root: Path, out: Path, *,
     with _staging(out) as tmp:
         for comp in COMPONENTS:
             written += _write_component(tmp, comp, _model_class(comp), comp_cfg[comp], checkpoint,
-                                        by_comp.get(comp, {}), shapes)
+                                        by_comp.get(comp, {}), shapes,
+                                        layout.unused_prefixes if comp == "vae" else ())
         _write_text_encoder(tmp, gemma_root, hf_cfg)
         (tmp / "scheduler").mkdir()
         (tmp / "scheduler" / "scheduler_config.json").write_text(

@@ -37,6 +37,9 @@ class VaeLayout:
     config: dict[str, Any]
     encoder_keys: dict[int, str]
     decoder_keys: dict[int, str]
+    #: diffusers tensors no official tensor feeds *and* no computation reads: the timestep
+    #: embedder diffusers builds for a decoder block without resnets (it only feeds resnets).
+    unused_prefixes: tuple[str, ...] = ()
 
 
 def _bad(what: str) -> ConfigError:
@@ -169,14 +172,16 @@ def vae_layout(vae: dict[str, Any]) -> VaeLayout:
             raise _bad(f"unsupported VAE encoder block {name!r}")
     n_down = len(down_types)
     enc_keys = {i: ("mid_block" if k == f"down_blocks.{n_down}" else k) for i, k in enc_keys.items()}
-    # decoder (module order; diffusers' config lists are reversed)
+    # decoder: the official module order is the *reversed* ``decoder_blocks`` list (ltx-core
+    # builds ``up_blocks`` from ``reversed(decoder_blocks)``); diffusers' config lists are given
+    # reversed again, so they follow the official config order.
     dec_keys: dict[int, str] = {}
     dec_layers: list[int] = [0]
     up_types: list[str] = []
     residual: list[bool] = []
     factors: list[int] = []
     inject: list[bool] = [False]
-    for i, entry in enumerate(vae.get("decoder_blocks", [])):
+    for i, entry in enumerate(reversed(vae.get("decoder_blocks", []))):
         name, kw = _block(entry)
         stage = len(up_types)
         if name == "res_x":
@@ -192,11 +197,9 @@ def vae_layout(vae: dict[str, Any]) -> VaeLayout:
             inject.append(False)
         else:
             raise _bad(f"unsupported VAE decoder block {name!r}")
-    base = int(vae.get("decoder_base_channels", 128))
-    dec_ch = base
+    # ltx-core: conv_in gives base * 8 channels whatever the multipliers ("3 upsamplers x2")
+    dec_ch = int(vae.get("decoder_base_channels", 128)) * 8
     dec_channels_rev: list[int] = []
-    for f in reversed(factors):
-        dec_ch = dec_ch * f
     for f in factors:  # module order: block i enters with dec_ch and leaves with dec_ch // f
         dec_channels_rev.append(dec_ch)
         dec_ch //= f
@@ -209,7 +212,7 @@ def vae_layout(vae: dict[str, Any]) -> VaeLayout:
         "spatio_temporal_scaling": [True] * n_down,
         "decoder_spatio_temporal_scaling": [True] * len(up_types),
         "decoder_inject_noise": list(reversed(inject)), "downsample_type": down_types,
-        "upsample_type": list(reversed(up_types)),
+        "upsample_type": up_types,  # the one decoder list diffusers does not reverse
         "upsample_residual": list(reversed(residual)), "upsample_factor": list(reversed(factors)),
         "timestep_conditioning": bool(vae.get("timestep_conditioning", True)),
         "patch_size": vae.get("patch_size", 4), "patch_size_t": 1, "resnet_norm_eps": 1e-6,
@@ -220,7 +223,12 @@ def vae_layout(vae: dict[str, Any]) -> VaeLayout:
         "spatial_compression_ratio": 32,  # trap: not derivable from a resnet-free block list
         "temporal_compression_ratio": 8,
     }
-    return VaeLayout(config=cfg, encoder_keys=enc_keys, decoder_keys=dec_keys)
+    unused: list[str] = []
+    if cfg["timestep_conditioning"]:
+        names = ["decoder.mid_block."] + [f"decoder.up_blocks.{i}." for i in range(len(up_types))]
+        unused = [n + "time_embedder." for n, layers in zip(names, dec_layers) if layers == 0]
+    return VaeLayout(config=cfg, encoder_keys=enc_keys, decoder_keys=dec_keys,
+                     unused_prefixes=tuple(unused))
 
 
 def audio_vae_config(audio: dict[str, Any]) -> dict[str, Any]:

@@ -162,13 +162,16 @@ def build_table(names: Iterable[str], *, encoder_keys: Mapping[int, str],
 
 def check_coverage(component: str, mapped: Mapping[str, str],
                    official_shapes: Mapping[str, tuple[int, ...]],
-                   expected: Mapping[str, tuple[int, ...]]) -> None:
+                   expected: Mapping[str, tuple[int, ...]],
+                   unused_prefixes: Iterable[str] = ()) -> None:
     """Every diffusers tensor of ``component`` filled once, with the right shape; else stop.
 
     ``mapped``: diffusers key -> official key; ``expected``: the diffusers model's state-dict
-    shapes (built on ``meta``)."""
+    shapes (built on ``meta``); ``unused_prefixes``: diffusers tensors that may stay unfed
+    because no computation reads them (see ``VaeLayout.unused_prefixes``)."""
+    unused = tuple(unused_prefixes)
     extra = sorted(k for k in mapped if k not in expected)
-    missing = sorted(k for k in expected if k not in mapped)
+    missing = sorted(k for k in expected if k not in mapped and not k.startswith(unused or ("\0",)))
     wrong = sorted(f"{mapped[k]} {official_shapes[mapped[k]]} -> {k} {expected[k]}"
                    for k in mapped if k in expected
                    and tuple(official_shapes[mapped[k]]) != tuple(expected[k]))

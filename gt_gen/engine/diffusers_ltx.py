@@ -39,6 +39,9 @@ from gt_gen.errors import ConfigError, GenerationError
 
 #: Two-stage (official ``TI2VidTwoStagesPipeline``) stage-2 sigmas come from ltx-pipelines.
 SUPPORTED = ("one_stage", "two_stage")
+#: ltx-core 1.0.0 ``VideoDecoder``: what a timestep-conditioned decoder is run with.
+OFFICIAL_DECODE_TIMESTEP = 0.05
+OFFICIAL_DECODE_NOISE_SCALE = 0.025
 
 
 @dataclass
@@ -223,6 +226,8 @@ class DiffusersLTX:
         self._upsampler: Any = None
         self._lora_loaded: float | None = None
         self._unfused: dict[str, torch.Tensor] = {}
+        self._decode_noise: torch.Tensor | None = None
+        self.last_decode_noise: torch.Tensor | None = None
 
     # -- building blocks -------------------------------------------------------------------
     def upsampler(self) -> Any:
@@ -266,17 +271,37 @@ class DiffusersLTX:
         self._lora_loaded = strength
 
     # -- a run ---------------------------------------------------------------------------------
-    def _call(self, inject_audio: bool, **kwargs: Any) -> Any:
+    def _call(self, inject_audio: bool, decode_noise: torch.Tensor | None = None, **kwargs: Any) -> Any:
+        """Call the pipeline; injected audio noise skips ``_normalize_audio_latents``, an injected
+        VAE decode noise replaces the one ``randn_tensor`` draw of 5-D shape (with injected
+        packed latents it is the only one); the decode noise used is kept in
+        ``last_decode_noise`` (the last 5-D draw of the call) for the trace."""
+        from diffusers.pipelines.ltx2 import pipeline_ltx2 as module
+
         pipe = self.pipe
-        if not inject_audio:
-            return pipe(**kwargs)
-        original = pipe._normalize_audio_latents
-        pipe._normalize_audio_latents = lambda latents, mean, std: latents
+        draw = module.randn_tensor
+        last: dict[str, torch.Tensor] = {}
+
+        def randn_tensor(shape: Any, *a: Any, **k: Any) -> torch.Tensor:
+            if len(shape) == 5 and decode_noise is not None:
+                out = decode_noise.to(device=k.get("device"), dtype=k.get("dtype"))
+            else:
+                out = draw(shape, *a, **k)
+            if len(shape) == 5:
+                last["noise"] = out
+            return out
+
+        module.randn_tensor = randn_tensor  # type: ignore[attr-defined]
+        if inject_audio:
+            pipe._normalize_audio_latents = lambda latents, mean, std: latents
         try:
-            return pipe(**kwargs)
+            result = pipe(**kwargs)
         finally:
-            del pipe._normalize_audio_latents
-            assert pipe._normalize_audio_latents == original
+            module.randn_tensor = draw  # type: ignore[attr-defined]
+            if inject_audio:
+                del pipe._normalize_audio_latents
+        self.last_decode_noise = last.get("noise") if pipe.vae.config.timestep_conditioning else None
+        return result
 
     @torch.inference_mode()
     def run(self, case: Case, checkpoint: Path, *, inject: dict[str, torch.Tensor] | None = None,
@@ -307,11 +332,18 @@ class DiffusersLTX:
         if inject is not None:
             kwargs["latents"] = inject["s1.noise.video"].to(self.device, torch.float32)
             kwargs["audio_latents"] = inject["s1.noise.audio"].to(self.device, torch.float32)
+        if self.pipe.vae.config.timestep_conditioning:
+            # The official VideoDecoder mixes noise in and conditions on t at decode (ltx-core
+            # 1.0.0 VideoDecoder: decode_timestep 0.05, decode_noise_scale 0.025).
+            kwargs["decode_timestep"] = OFFICIAL_DECODE_TIMESTEP
+            kwargs["decode_noise_scale"] = OFFICIAL_DECODE_NOISE_SCALE
         self.set_lora(None)
         if tweak is not None:
             tweak(kwargs, self.pipe)
+        self._decode_noise = (inject or {}).get("decode.noise.video")
         if not two:
-            video, audio = self._call(inject is not None, output_type="np", **kwargs)
+            video, audio = self._call(inject is not None, decode_noise=self._decode_noise,
+                                      output_type="np", **kwargs)
             return self._output(video, audio, notes, time.perf_counter() - t0)
         return self._two_stage(case, kwargs, inject, notes, t0)
 
@@ -367,7 +399,7 @@ class DiffusersLTX:
         else:
             k2["latents"], k2["audio_latents"], k2["noise_scale"] = packed_v, packed_a, s0
         self._up_trace = up_norm  # read by the trace runner
-        video, audio = self._call(True, output_type="np", **k2)
+        video, audio = self._call(True, decode_noise=self._decode_noise, output_type="np", **k2)
         if not math.isclose(s0, float(sig2[0])):
             raise GenerationError("stage-2 sigma changed during the run")
         return self._output(video, audio, notes, time.perf_counter() - t0,

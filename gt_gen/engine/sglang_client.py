@@ -149,8 +149,10 @@ class SglangClient:
 
     def _post(self, req: PreparedRequest, what: str) -> dict[str, Any]:
         if req.form is not None:
-            files = [(k, (None, v)) for k, v in req.form]  # multipart/form-data fields
-            return self._json(self._call("POST", req.path, files=files), what)
+            parts: list[tuple[str, tuple[str | None, Any] | tuple[str, bytes, str]]] = [
+                (k, (None, v)) for k, v in req.form]  # multipart/form-data fields
+            parts += list(req.files)  # uploads
+            return self._json(self._call("POST", req.path, files=parts), what)
         return self._json(self._call("POST", req.path, json=req.body), what)
 
     def server_info(self) -> ServerInfo | None:

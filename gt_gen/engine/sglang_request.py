@@ -73,6 +73,8 @@ class PreparedRequest:
     body: dict[str, Any] = field(default_factory=dict)
     #: multipart form fields (``/v1/images/edits``); ``body`` is then empty
     form: list[tuple[str, str]] | None = None
+    #: multipart file parts ``(field, (filename, bytes, mime))`` (pinned local input images)
+    files: list[tuple[str, tuple[str, bytes, str]]] = field(default_factory=list)
     #: ``sglang`` (sglang's own request) or ``explicit`` (the case's request)
     mode: str = "explicit"
 
@@ -84,7 +86,8 @@ class PreparedRequest:
                 return f"<{v.split(';', 1)[0]} {len(raw) * 3 // 4} bytes>"
             return v
         if self.form is not None:
-            return {"path": self.path, "mode": self.mode, "form": [[k, short(v)] for k, v in self.form]}
+            return {"path": self.path, "mode": self.mode, "form": [[k, short(v)] for k, v in self.form],
+                    "files": [[k, name, len(data)] for k, (name, data, _) in self.files]}
         return {"path": self.path, "mode": self.mode,
                 "body": {k: short(v) for k, v in self.body.items()}}
 
@@ -111,17 +114,9 @@ def _image_source(case: Case) -> str | None:
     img = case.request.image
     if img is None:
         return None
-    if img.sha256 and img.path:
-        path = Path(case.source).parent / img.path
-        if path.is_file():
-            data = path.read_bytes()
-            digest = hashlib.sha256(data).hexdigest()
-            if digest != img.sha256:
-                raise CannotHonour([f"the conditioning image {img.path} (sha256 {digest[:12]}… is "
-                                    f"not the pinned {img.sha256[:12]}…)"])
-            return _data_url(data)
-        if not img.url:
-            raise CannotHonour([f"the conditioning image: {img.path} is missing"])
+    local = bool(img.sha256 and img.path)
+    if local and ((Path(case.source).parent / img.path).is_file() or not img.url):
+        return _data_url(_pinned_file(case, img.path, img.sha256, "the conditioning image"))
     if img.url:
         return img.url
     raise CannotHonour(["the conditioning image: no pinned file and no URL"])
@@ -135,6 +130,61 @@ def _server_guidance(case: Case) -> dict[str, Any] | None:
     if "2.3" not in names:
         return None
     return LTX23_HQ_SERVER_GUIDANCE if case.pipeline == "two_stage_hq" else LTX23_SERVER_GUIDANCE
+
+
+def _mime(data: bytes) -> str:
+    return _data_url(data[:16]).split(";", 1)[0][len("data:"):]
+
+
+def _pinned_file(case: Case, rel: str, sha256: str, what: str) -> bytes:
+    path = Path(case.source).parent / rel
+    if not path.is_file():
+        raise CannotHonour([f"{what}: {rel} is missing"])
+    data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != sha256:
+        raise CannotHonour([f"{what} {rel} (sha256 {digest[:12]}… is not the pinned {sha256[:12]}…)"])
+    return data
+
+
+#: diffusers-family fields sglang 0.5.23's request models declare (same name on both sides).
+#: (``video``: /v1/videos JSON; ``image``: /v1/images/generations JSON; ``edits``: its form)
+_FAMILY_DECLARED = {"guidance_scale": ("video", "image", "edits"),
+                    "true_cfg_scale": ("video", "image", "edits"),
+                    "max_sequence_length": ("video", "image")}
+#: Family fields no sglang 0.5.23 request model carries (the edits form carries none of these).
+_FAMILY_UNCARRIED = ("resolution", "cfg_normalize", "use_en_prompt")
+
+
+def _family_fields(case: Case, api: str, accepted: frozenset[str],
+                   reasons: list[str]) -> dict[str, Any]:
+    """The case's ``[case.request.<family>]`` values as request fields (gt_gen.generate
+    .backends.diffusers.spec); a value no request model carries is a reason, unless the
+    server's model declares it (``--server-fields``)."""
+    fam = getattr(case.request, "family", None)
+    if fam is None:
+        return {}
+    out: dict[str, Any] = {}
+    for key in (*_FAMILY_DECLARED, *_FAMILY_UNCARRIED):
+        value = getattr(fam, key, None)
+        if value is None:
+            continue
+        if api in _FAMILY_DECLARED.get(key, ()) or key in accepted:
+            out[key] = value
+        else:
+            reasons.append(f"request.{fam.family}.{key}={value!r}: sglang 0.5.23's "
+                           f"{'/v1/images/edits' if api == 'edits' else 'request'} has no field "
+                           f"for it; pass --server-fields {key} for a server whose model takes it")
+    return out
+
+
+def _generator_device(case: Case) -> str:
+    fam = getattr(case.request, "family", None)
+    if fam is not None and getattr(fam, "generator_device", "run") == "cpu":
+        return "cpu"
+    if case.sglang is not None:
+        return case.sglang.generator_device
+    return DEFAULT_GENERATOR_DEVICE
 
 
 def _explicit_video(case: Case, accepted: frozenset[str]) -> PreparedRequest:
@@ -156,6 +206,7 @@ def _explicit_video(case: Case, accepted: frozenset[str]) -> PreparedRequest:
             reasons.append(f"request.guidance.{key}={value!r}: sglang 0.5.23's /v1/videos has no "
                            f"field for it (the server applies {applied}); use a server whose model "
                            f"declares {name} and pass --server-fields {name}")
+    body |= _family_fields(case, "video", accepted, reasons)
     if r.image is not None:
         for key, fixed in SERVER_IMAGE_CONDITIONING.items():
             value = getattr(r.image, key)
@@ -170,24 +221,42 @@ def _explicit_video(case: Case, accepted: frozenset[str]) -> PreparedRequest:
     return PreparedRequest("/v1/videos", body)
 
 
-def _explicit_image(case: Case) -> PreparedRequest:
-    r = case.request
+def _explicit_image(case: Case, accepted: frozenset[str]) -> PreparedRequest:
+    r, reasons = case.request, []
     if r.image is not None:
         raise CannotHonour(["request.image on an image case: sglang's image API takes input "
-                            "images by URL (the case's sglang sampling image_urls)"])
+                            "images as uploads or URLs (the family table's images)"])
     sampling = case.sglang.sampling if case.sglang else None
+    fam = getattr(r, "family", None)
     fmt = (sampling.output_format if sampling else "") or DEFAULT_IMAGE_FORMAT
-    fields: dict[str, Any] = {
-        "prompt": r.prompt, "size": f"{r.width}x{r.height}", "n": 1, "seed": r.seed,
-        "num_inference_steps": r.steps, "negative_prompt": r.negative_prompt,
-        "response_format": "b64_json", "output_format": fmt}
-    if sampling is not None and sampling.image_urls:
-        # Edits are multipart only; input images go by URL, as sglang's direct-URL client does.
-        form = [("url", u) for u in sampling.image_urls]
-        form += [(k, _form_value(v)) for k, v in fields.items()]
-        form.append(("num_frames", str(sampling.num_frames or 1)))
-        return PreparedRequest("/v1/images/edits", form=form)
-    return PreparedRequest("/v1/images/generations", fields)
+    fields: dict[str, Any] = {"prompt": r.prompt}
+    if not (fam is not None and getattr(fam, "size_from_input", False)):
+        fields["size"] = f"{r.width}x{r.height}"  # else the server sizes from the input image
+    fields |= {"n": 1, "seed": r.seed, "num_inference_steps": r.steps,
+               "negative_prompt": r.negative_prompt, "response_format": "b64_json",
+               "output_format": fmt}
+    urls = list(sampling.image_urls) if sampling else []
+    files: list[tuple[str, tuple[str, bytes, str]]] = []
+    for i, img in enumerate(getattr(fam, "images", ()) or ()):
+        if img.sha256 and img.path:  # a pinned local copy goes up as the file itself
+            data = _pinned_file(case, img.path, img.sha256, f"input image {i}")
+            files.append(("image", (Path(img.path).name, data, _mime(data))))
+        elif img.url:
+            if img.url not in urls:
+                urls.append(img.url)
+        else:
+            reasons.append(f"input image {i}: no pinned file and no URL")
+    api = "edits" if urls or files else "image"
+    fields |= _family_fields(case, api, accepted, reasons)
+    if reasons:
+        raise CannotHonour(reasons)
+    if api == "image":
+        return PreparedRequest("/v1/images/generations", fields)
+    # Edits are multipart only: URLs as sglang's direct-URL client sends them, files uploaded.
+    layers = getattr(fam, "num_layers", None) if fam is not None else None
+    form = [("url", u) for u in urls] + [(k, _form_value(v)) for k, v in fields.items()]
+    form.append(("num_frames", str(layers or (sampling.num_frames if sampling else None) or 1)))
+    return PreparedRequest("/v1/images/edits", form=form, files=files)
 
 
 def _form_value(value: Any) -> str:
@@ -242,9 +311,8 @@ def prepare(case: Case, *, server_fields: frozenset[str] = frozenset()) -> Prepa
     if spec is not None and spec.sampling is not None and case.comparability != "official":
         return _sglang_request(case)
     req = (_explicit_video(case, server_fields) if case.modality == "video"
-           else _explicit_image(case))
-    extra: dict[str, Any] = {"generator_device": spec.generator_device if spec
-                             else DEFAULT_GENERATOR_DEVICE}
+           else _explicit_image(case, server_fields))
+    extra: dict[str, Any] = {"generator_device": _generator_device(case)}
     if spec is not None and spec.server_args is not None:
         extra["model"] = spec.server_args.model_path
     if spec is not None and spec.sampling is not None:

@@ -33,3 +33,15 @@ def file_sha256(path: Path) -> str:
     memo.parent.mkdir(parents=True, exist_ok=True)
     memo.write_text(digest)
     return digest
+
+
+def hub_commit_of(path: Path) -> str | None:
+    """The hub commit a cached file came from (``.../snapshots/<commit>/...``)."""
+    from gt_gen.gitutil import COMMIT_RE
+
+    parts = path.parts
+    if "snapshots" in parts:
+        i = parts.index("snapshots")
+        if i + 1 < len(parts) and COMMIT_RE.match(parts[i + 1]):
+            return parts[i + 1]
+    return None

@@ -27,7 +27,7 @@ from gt_gen.cases import Case
 from gt_gen.errors import GenerationError
 from gt_gen.frames import read_key_frames
 from gt_gen.generate.backends import CaseOutput
-from gt_gen.naming import image_names, key_frame_names, video_name
+from gt_gen.naming import expected_outputs, key_frame_names, video_name
 from gt_gen.reports.sidebyside import encode_png
 
 if TYPE_CHECKING:
@@ -55,9 +55,7 @@ def write_case_outputs(case: Case, out: CaseOutput, out_dir: Path,
             raise GenerationError(f"case {case.id}: an image case produced {frames.shape[0]} "
                                   "frames", case_id=case.id)
         png = encode_png(np.ascontiguousarray(frames[0].numpy()))
-        name = image_names(case)[0]
-        if not name.endswith(".png"):
-            raise GenerationError(f"case {case.id}: image GT is written as PNG, not {name}")
+        name = expected_outputs(case)[0]  # {case}_{n}gpu.png
         write_bytes(out_dir / name, png)
         return {name: hashlib.sha256(png).hexdigest()}
     mp4 = out_dir / video_name(case)

@@ -50,6 +50,13 @@ class Progress:
             self._emit(f"{self.case}: denoising pass {self.stage} step {i + 1}/{n}",
                        final=not self.tty or i + 1 == n)
 
+    def tick(self, done: int, total: int) -> None:
+        """One denoising step done (for pipelines that report steps through a callback)."""
+        if done == 1:
+            self.stage += 1
+        self._emit(f"{self.case}: denoising pass {self.stage} step {done}/{total}",
+                   final=not self.tty or done == total)
+
     def case_end(self, status: str, seconds: float, detail: str = "") -> None:
         self._emit(f"{self.case}: {status} in {seconds:.1f}s" + (f" ({detail})" if detail else ""))
 

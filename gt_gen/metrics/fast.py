@@ -137,9 +137,9 @@ def batch_metrics(gts: np.ndarray, cands: np.ndarray, *, device: str = "cpu",
     for start in range(0, len(gts), chunk):
         g = to_tensor(gts[start:start + chunk], device)
         c = to_tensor(cands[start:start + chunk], device)
-        ssim, sq, mad = _sums(g, c)
+        ssim, sq, mad_sums = _sums(g, c)
         assert ssim is not None
-        out.extend(_rows(ssim, sq, mad, g[0].numel()))
+        out.extend(_rows(ssim, sq, mad_sums, g[0].numel()))
     return out
 
 
@@ -189,32 +189,37 @@ def _cuda_metrics(gts: np.ndarray, cands: np.ndarray, device: str, chunk: int) -
         g.record_stream(compute)
         c.record_stream(compute)
         if kernel is not None:  # NHWC, exactly as uploaded
-            ssim = kernel.ssim_nhwc(g.permute(0, 2, 3, 1), c.permute(0, 2, 3, 1), 255.0)
-        else:
-            try:
-                ssim = _ssim_fn()(g, c)
-            except Exception:  # a compile failure at first call: stay eager from now on
-                _COMPILED["ssim"] = ssim_batch
-                ssim = ssim_batch(g, c)
+            gh, ch = g.permute(0, 2, 3, 1), c.permute(0, 2, 3, 1)
+            ssim = kernel.ssim_nhwc(gh, ch, 255.0)
+            d = g.to(torch.int32) - c.to(torch.int32)
+            sq = (d * d).sum(dim=(1, 2, 3), dtype=torch.int64)
+            bounds = npmean.device_bounds(int(gts[0].size), device)
+            parts.append((ssim, sq, kernel.mad_sums_nhwc(gh, ch, bounds)))
+            continue
+        try:
+            ssim = _ssim_fn()(g, c)
+        except Exception:  # a compile failure at first call: stay eager from now on
+            _COMPILED["ssim"] = ssim_batch
+            ssim = ssim_batch(g, c)
         parts.append((ssim, *_sums(g, c, ssim_done=True)[1:]))
     ssim = torch.cat([p[0] for p in parts])
     sq = torch.cat([p[1] for p in parts])
-    mad = [m for p in parts for m in p[2]]
+    mad = torch.cat([p[2] for p in parts])
     return _rows(ssim, sq, mad, gts[0].size)
 
 
 def _sums(g: torch.Tensor, c: torch.Tensor,
-          ssim_done: bool = False) -> tuple[torch.Tensor | None, torch.Tensor, list[float]]:
-    """SSIM per frame (unless done elsewhere), the exact int64 sum of d² and sglang's
-    float32 MAD (numpy's summation order, from exact leaf sums on the device)."""
+          ssim_done: bool = False) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]:
+    """SSIM per frame (unless done elsewhere), the exact int64 sum of d² and numpy's
+    float32 sum of |d| (sglang's MAD before its division), all left on the device."""
     ssim = None if ssim_done else ssim_batch(g, c)
     d = g.to(torch.int32) - c.to(torch.int32)
     sq = (d * d).sum(dim=(1, 2, 3), dtype=torch.int64)  # exact integer sums
-    # numpy sums the HxWxC (channel-last) layout: undo the NCHW view before flattening.
-    mad = npmean.absdiff_means_torch(g.permute(0, 2, 3, 1), c.permute(0, 2, 3, 1))
-    return ssim, sq, mad
+    # numpy sums the HxWxC (channel-last) memory order: undo the NCHW view first.
+    absd = d.abs_().permute(0, 2, 3, 1).reshape(d.shape[0], -1)
+    return ssim, sq, npmean.absdiff_sums_torch(absd)
 
 
-def _rows(ssim: torch.Tensor, sq: torch.Tensor, mad: list[float], n: int) -> list[dict[str, float]]:
-    return [{"ssim": s, "psnr": psnr_from_sum(q, n), "mean_abs_diff": m}
-            for s, q, m in zip(ssim.tolist(), sq.tolist(), mad)]
+def _rows(ssim: torch.Tensor, sq: torch.Tensor, mad_sums: torch.Tensor, n: int) -> list[dict[str, float]]:
+    return [{"ssim": s, "psnr": psnr_from_sum(q, n), "mean_abs_diff": npmean.mean_from_sum(m, n)}
+            for s, q, m in zip(ssim.tolist(), sq.tolist(), mad_sums.cpu().numpy())]

@@ -28,16 +28,24 @@ LEAF = 128  # numpy's PW_BLOCKSIZE
 
 
 @dataclass(frozen=True)
-class Tree:
-    """numpy's pairwise-summation tree over ``n`` values.
+class Level:
+    """One level of the tree, top-down: where its leaves sit and which leaf each is, and where
+    its split nodes sit (their two children, in order, make up the next level)."""
 
-    ``bounds``: leaf ``i`` covers ``[bounds[i], bounds[i + 1])``. ``levels`` top-down: per
-    level, ``split`` (which nodes have two children on the next level, in order) and
-    ``leaf`` (for the other nodes, their leaf index)."""
+    leaf_pos: np.ndarray
+    leaf_idx: np.ndarray
+    split_pos: np.ndarray
+    size: int
+
+
+@dataclass(frozen=True)
+class Tree:
+    """numpy's pairwise-summation tree over ``n`` values; leaf ``i`` covers
+    ``[bounds[i], bounds[i + 1])``."""
 
     n: int
     bounds: np.ndarray
-    levels: tuple[tuple[np.ndarray, np.ndarray], ...]
+    levels: tuple[Level, ...]
 
 
 @lru_cache(maxsize=16)
@@ -47,44 +55,31 @@ def tree(n: int) -> Tree:
         raise ValueError("an empty array has no mean")
     starts = np.array([0], np.int64)
     lens = np.array([n], np.int64)
-    levels: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    leaf_starts: list[np.ndarray] = []
+    raw: list[tuple[np.ndarray, np.ndarray]] = []
     while len(starts):
         split = lens > LEAF
-        levels.append((split, starts[~split], np.nonzero(~split)[0]))
-        leaf_starts.append(starts[~split])
+        raw.append((split, starts[~split]))
         half = lens[split] // 2
         half -= half % 8
         s, ln = starts[split], lens[split]
         starts = np.stack([s, s + half], 1).reshape(-1)
         lens = np.stack([half, ln - half], 1).reshape(-1)
-    all_starts = np.sort(np.concatenate(leaf_starts))
-    bounds = np.append(all_starts, n)
-    out = []
-    for split, leaf_start, _ in levels:
-        out.append((split, np.searchsorted(all_starts, leaf_start)))
-    return Tree(n=n, bounds=bounds, levels=tuple(out))
+    all_starts = np.sort(np.concatenate([leaf_start for _, leaf_start in raw]))
+    levels = tuple(Level(leaf_pos=np.nonzero(~split)[0], split_pos=np.nonzero(split)[0],
+                         leaf_idx=np.searchsorted(all_starts, leaf_start), size=len(split))
+                   for split, leaf_start in raw)
+    return Tree(n=n, bounds=np.append(all_starts, n), levels=levels)
 
 
-def combine(leaf_sums: Any, t: Tree, xp: Any = np) -> Any:
-    """float32 sums ``[B]`` from exact leaf sums ``[B, leaves]`` along ``t``, adding in
-    float32 in numpy's order. ``xp`` is ``numpy`` or ``torch`` (any device: float32
-    addition rounds to nearest-even on both)."""
-    is_torch = xp is not np
-    vals = leaf_sums.to(xp.float32) if is_torch else leaf_sums.astype(np.float32)
-    below = None
-    for split, leaf_idx in reversed(t.levels):
-        rows = vals.shape[0]
-        if is_torch:
-            cur = xp.empty((rows, len(split)), dtype=xp.float32, device=vals.device)
-            sp = xp.from_numpy(split).to(vals.device)
-            cur[:, ~sp] = vals[:, xp.from_numpy(leaf_idx).to(vals.device)]
-        else:
-            cur = np.empty((rows, len(split)), np.float32)
-            sp = split
-            cur[:, ~sp] = vals[:, leaf_idx]
+def combine(leaf_sums: np.ndarray, t: Tree) -> np.ndarray:
+    """float32 sums ``[B]`` from exact leaf sums ``[B, leaves]``, adding in numpy's order."""
+    vals = leaf_sums.astype(np.float32)
+    below: np.ndarray | None = None
+    for lv in reversed(t.levels):
+        cur = np.empty((vals.shape[0], lv.size), np.float32)
+        cur[:, lv.leaf_pos] = vals[:, lv.leaf_idx]
         if below is not None:
-            cur[:, sp] = below[:, 0::2] + below[:, 1::2]
+            cur[:, lv.split_pos] = below[:, 0::2] + below[:, 1::2]
         below = cur
     assert below is not None
     return below[:, 0]
@@ -100,18 +95,66 @@ def absdiff_mean_numpy(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a.astype(np.float32) - b.astype(np.float32)).mean())
 
 
+_DEVICE_TREES: dict[tuple[int, str], Any] = {}
+
+
+def _device_tree(t: Tree, device: Any) -> Any:
+    """``t``'s index arrays as torch tensors on ``device`` (cached: no copies per call)."""
+    import torch
+
+    key = (t.n, str(device))
+    if key not in _DEVICE_TREES:
+        if len(_DEVICE_TREES) > 16:
+            _DEVICE_TREES.clear()
+        on = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
+        _DEVICE_TREES[key] = (on(t.bounds[1:] - 1),
+                              [(on(lv.leaf_pos), on(lv.leaf_idx), on(lv.split_pos), lv.size)
+                               for lv in reversed(t.levels)])
+    return _DEVICE_TREES[key]
+
+
+def device_bounds(n: int, device: Any) -> Any:
+    """The leaf bounds of :func:`tree` ``(n)`` as an int64 tensor on ``device`` (cached)."""
+    import torch
+
+    key = (n, f"bounds:{device}")
+    if key not in _DEVICE_TREES:
+        _DEVICE_TREES[key] = torch.from_numpy(tree(n).bounds).to(device)
+    return _DEVICE_TREES[key]
+
+
+def absdiff_sums_torch(absd: Any) -> Any:
+    """numpy's float32 pairwise sums ``[B]`` of the rows of ``absd`` (``[B, n]`` integer
+    tensor of |a - b| in numpy's memory order, any device), computed on that device with no
+    host sync: exact integer leaf sums from one cumulative sum, then float32 adds in
+    numpy's order (float32 addition rounds to nearest-even on CPU and GPU alike)."""
+    import torch
+
+    rows, n = absd.shape
+    t = tree(n)
+    ends, levels = _device_tree(t, absd.device)
+    # A cumulative sum that wraps in int32 still gives exact leaf sums (each < 2^15) by
+    # differences modulo 2^32; int64 keeps it obvious when it could wrap at all.
+    acc = torch.int32 if 255 * n < 2**31 else torch.int64
+    cs = torch.cumsum(absd, dim=1, dtype=acc).index_select(1, ends)
+    vals = torch.diff(cs, dim=1, prepend=torch.zeros_like(cs[:, :1])).to(torch.float32)
+    below = None
+    for leaf_pos, leaf_idx, split_pos, size in levels:
+        cur = torch.empty((rows, size), dtype=torch.float32, device=absd.device)
+        cur.index_copy_(1, leaf_pos, vals.index_select(1, leaf_idx))
+        if below is not None:
+            cur.index_copy_(1, split_pos, below[:, 0::2] + below[:, 1::2])
+        below = cur
+    assert below is not None
+    return below[:, 0]
+
+
 def absdiff_means_torch(g: Any, c: Any) -> list[float]:
     """numpy's float32 mean of ``|g - c|`` for each of ``B`` frames, from torch uint8
-    tensors ``[B, H, W, C]`` (any device): exact int64 leaf sums on the device, the float32
-    tree there too, the last division on the host."""
+    tensors ``[B, H, W, C]`` (any device)."""
     import torch
 
     rows = g.shape[0]
     d = (g.reshape(rows, -1).to(torch.int32) - c.reshape(rows, -1).to(torch.int32)).abs_()
     n = d.shape[1]
-    t = tree(n)
-    cs = torch.nn.functional.pad(torch.cumsum(d, dim=1, dtype=torch.int64), (1, 0))
-    b = torch.from_numpy(t.bounds).to(d.device)
-    leaves = cs[:, b[1:]] - cs[:, b[:-1]]
-    totals = combine(leaves, t, torch).cpu().numpy()
-    return [mean_from_sum(x, n) for x in totals]
+    return [mean_from_sum(x, n) for x in absdiff_sums_torch(d).cpu().numpy()]

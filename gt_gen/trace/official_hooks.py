@@ -201,8 +201,26 @@ class OfficialRecorder:
 
     def _decode_video(self, original: Callable[..., Any]) -> Callable[..., Any]:
         def wrapped(*args: Any, **kwargs: Any) -> Iterator[torch.Tensor]:
+            # Body runs at the first next(), exactly when the original would draw its noise.
+            latent = kwargs.get("latent", args[0] if args else None)
+            decoder = kwargs.get("video_decoder", args[1] if len(args) > 1 else None)
+            gen = kwargs.get("generator", args[3] if len(args) > 3 else None)
+            state = None
+            if getattr(decoder, "timestep_conditioning", False) and gen is not None \
+                    and kwargs.get("tiling_config", args[2] if len(args) > 2 else None) is None:
+                state = gen.get_state()
             chunks = []
             for chunk in original(*args, **kwargs):
+                if state is not None and latent is not None and gen is not None:
+                    # VideoDecoder.forward draws randn(sample.size()) first when it is
+                    # timestep-conditioned (ltx-core 1.0.0); replay it from the saved state.
+                    replay = torch.Generator(device=gen.device)
+                    replay.set_state(state)
+                    noise = torch.randn(latent.size(), generator=replay, dtype=latent.dtype,
+                                        device=latent.device)
+                    self.inputs["decode.noise.video"] = _cpu(noise)
+                    self._put("decode.noise.video", noise)
+                    state = None
                 chunks.append(chunk)
                 yield chunk
             if chunks:

@@ -80,6 +80,8 @@ def record_diffusers(case: Case, model: Any, engine: Any, *, inputs: dict[str, t
     rec.put("decoded.frames", out.frames)
     if out.audio_waveform is not None:
         rec.put("decoded.audio", out.audio_waveform)
+    if getattr(engine, "last_decode_noise", None) is not None:
+        rec.put("decode.noise.video", engine.last_decode_noise)
     up = getattr(engine, "_up_trace", None)
     if up is not None and case.pipeline == "two_stage":
         rec.put("upsampled.video", up)

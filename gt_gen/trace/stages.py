@@ -19,6 +19,7 @@ Names (``k`` = denoising stage 1 or 2, ``NN`` = step index, two digits):
 ``sK.stepNN.latent.video``   latent after step NN (packed, as ``noise``)
 ``sK.stepNN.latent.audio``
 ``upsampled.video``          stage-1 latent after the spatial upsampler, ``[1, C, F, H, W]``
+``decode.noise.video``       noise a timestep-conditioned VAE decoder mixes in, ``[1, C, F, H, W]``
 ``decoded.frames``           decoded video, uint8 ``[F, H, W, 3]`` (official: truncation)
 ``decoded.audio``            waveform, float ``[channels, samples]``
 ===========================  ================================================================
@@ -61,10 +62,12 @@ def stage_order(name: str) -> tuple:
         return (base, 2, rest)
     if name == "upsampled.video":
         return (2,)
-    if name == "decoded.frames":
+    if name == "decode.noise.video":
         return (4, 0)
-    if name == "decoded.audio":
+    if name == "decoded.frames":
         return (4, 1)
+    if name == "decoded.audio":
+        return (4, 2)
     return (5, name)
 
 

@@ -129,20 +129,34 @@ def cli(*args: str) -> int:
 
 
 def test_every_tiny_case_against_sglangs_request_models(tmp_path: Path) -> None:
-    """sglang 0.5.23 cannot take the tiny cases' STG blocks: those cases fail with the reason and
-    nothing is sent for them; a server whose model declares the fields gets every tiny case."""
-    plain = FakeSglang(model_path="tiny")
+    """sglang 0.5.23 cannot take the tiny LTX cases' STG blocks: those cases fail with the reason
+    and nothing is sent for them; every other tiny case (diffusers families included) goes out as
+    the case, field by field; a server whose model declares the block fields gets them all."""
+    tiny = REG.select(group="tiny")
+    blocked = {"tiny_one_stage_t2v", "tiny_two_stage_t2v"}
+    plain = FakeSglang(model_path="tiny", default_size=(64, 64))
     try:
         out = tmp_path / "plain"
         assert cli("candidates", "--group", "tiny", "--server", plain.url, "--out", str(out),
                    "--poll-interval", "0.01") == 1
         rec = _record(out)
-        for cid in ("tiny_one_stage_t2v", "tiny_two_stage_t2v"):
+        for cid in blocked:
             assert rec[cid]["status"] == "failed"
             assert "server cannot honour request.guidance.audio_stg_blocks=[1]" in rec[cid]["error"]
-        assert rec["tiny_hq_ti2v"]["status"] == "ok"  # its guidance is the HQ server's own
-        assert [b["prompt"] for b in plain.bodies] == [REG.get("tiny_hq_ti2v").request.prompt]
-        assert not plain.rejected
+        assert all(rec[c.id]["status"] == "ok" for c in tiny if c.id not in blocked), rec
+        assert not plain.rejected and len(plain.requests) == len(tiny) - len(blocked)
+        want = sorted((c.modality, c.request.prompt, c.request.seed, c.request.steps, c.request.negative_prompt)
+                      for c in tiny if c.id not in blocked)
+        got = sorted(("video" if path == "/v1/videos" else "image", b["prompt"], b["seed"],
+                      b["num_inference_steps"], b["negative_prompt"]) for path, b in plain.requests)
+        assert got == want  # negative prompts sent even when empty or " "
+        for path, body in plain.requests:
+            if path == "/v1/videos":
+                r = next(c for c in tiny if c.request.prompt == body["prompt"]).request
+                assert (body["size"], body["num_frames"], body["fps"]) == (
+                    f"{r.width}x{r.height}", r.num_frames, int(r.fps))
+            else:
+                assert body["output_format"] == "png"
     finally:
         plain.close()
     declared = FakeSglang(model_path="tiny", model_fields={"video_stg_blocks", "audio_stg_blocks"})
@@ -150,15 +164,12 @@ def test_every_tiny_case_against_sglangs_request_models(tmp_path: Path) -> None:
         out = tmp_path / "declared"
         assert cli("candidates", "--group", "tiny", "--server", declared.url, "--out", str(out),
                    "--poll-interval", "0.01", "--server-fields", "video_stg_blocks,audio_stg_blocks") == 0
-        assert not declared.rejected and len(declared.bodies) == 3
-        for body in declared.bodies:
-            case = next(c for c in REG.select(group="tiny") if c.request.prompt == body["prompt"])
-            r = case.request
-            assert (body["size"], body["num_frames"], body["fps"], body["seed"]) == (
-                f"{r.width}x{r.height}", r.num_frames, int(r.fps), r.seed)
-            assert body["negative_prompt"] == r.negative_prompt and body["num_inference_steps"] == r.steps
-            assert body.get("video_stg_blocks", []) == r.guidance["stg_blocks"] or not r.guidance["stg_blocks"]
-        assert {p.name for p in out.iterdir()} >= {f"{c.id}_1gpu.mp4" for c in REG.select(group="tiny")}
+        assert not declared.rejected and len(declared.requests) == len(tiny)
+        sent = {b["prompt"]: (b["video_stg_blocks"], b["audio_stg_blocks"])
+                for _, b in declared.requests if "video_stg_blocks" in b}
+        assert sent == {c.request.prompt: (c.request.guidance["stg_blocks"], c.request.guidance["audio_stg_blocks"])
+                        for c in tiny if c.request.guidance}  # the case's own blocks, [1] and []
+        assert all(_record(out)[c.id]["status"] == "ok" for c in tiny)
     finally:
         declared.close()
 
@@ -240,3 +251,21 @@ def test_print_serve_command_asks_nothing(capsys) -> None:
     assert "--pipeline-class-name LTX2TwoStageHQPipeline" in hq
     assert cli("candidates", "--group", "tiny") == 2
     assert "--server" in capsys.readouterr().err
+
+
+def test_an_edit_with_an_uploaded_input_image_reaches_the_server(server, tmp_path: Path) -> None:
+    import hashlib
+
+    from gt_gen.generate.backends.diffusers.spec import InputImage
+    from tests.conftest import pattern_frames
+    from tests.engine.test_sglang_request import _family_case
+
+    png = (tmp_path / "in.png")
+    write_png(png, pattern_frames(1, 32, 32, 1)[0])
+    case = _family_case(tmp_path, true_cfg_scale=4.0, images=(
+        InputImage(path="in.png", sha256=hashlib.sha256(png.read_bytes()).hexdigest()),))
+    client = SglangClient(server.url, ClientOptions(backoff=0.0))
+    data = client.image(case)
+    assert data.startswith(b"\x89PNG") and not server.rejected
+    path, body = server.requests[-1]
+    assert path == "/v1/images/edits" and body["uploads"] == 1 and body["true_cfg_scale"] == 4.0

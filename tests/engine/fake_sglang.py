@@ -271,9 +271,15 @@ class FakeSglang:
                         msg = BytesParser(policy=HTTP).parsebytes(
                             f"Content-Type: {ctype}\r\n\r\n".encode() + raw)
                         form: list[tuple[str, str]] = []
+                        uploads: list[bytes] = []
                         for part in msg.iter_parts():
-                            name = part.get_param("name", header="content-disposition")
-                            form.append((str(name), part.get_content()))
+                            name = str(part.get_param("name", header="content-disposition"))
+                            if part.get_filename() is not None:
+                                if name not in ("image", "image[]"):
+                                    raise Invalid(f"unexpected file field {name!r}")
+                                uploads.append(part.get_payload(decode=True))
+                            else:
+                                form.append((name, part.get_content()))
                         payload: dict[str, Any] = {}
                         urls = [v for k, v in form if k in ("url", "url[]")]
                         for k, v in form:
@@ -281,9 +287,10 @@ class FakeSglang:
                                 payload[k] = v
                         body = fake._validate(payload, {k: t for k, t in _EDIT_FIELDS.items()
                                                         if k not in ("url", "url[]")})
-                        if not urls:
+                        if not urls and not uploads:
                             raise Invalid("Field 'image' or 'url' is required")
                         body["url"] = urls
+                        body["uploads"] = len(uploads)
                     else:
                         payload = json.loads(raw or b"{}")
                         if not isinstance(payload, dict):

@@ -168,3 +168,44 @@ def test_server_check_names_what_differs() -> None:
                                         pipeline_class="LTX2TwoStagePipeline"))
     assert len(bad) == 3 and "Lightricks/LTX-2.3" in bad[0] and "LTX2TwoStageHQPipeline" in bad[2]
     assert check_server(REG.get("tiny_one_stage_t2v"), ok) == []  # no sglang facts: nothing to check
+
+
+def _family_case(tmp_path: Path | None = None, **family):
+    """An official image case of a diffusers family (the shape of gt-gen's diffusers cases)."""
+    from gt_gen.generate.backends.diffusers.spec import FamilyRequest
+
+    base = REG.get("tiny_one_stage_t2v")
+    req = dataclasses.replace(base.request, num_frames=1, guidance={},
+                              family=FamilyRequest(**({"family": "qwen_image"} | family)))
+    case = dataclasses.replace(base, modality="image", request=req)
+    return dataclasses.replace(case, source=str(tmp_path / "g.toml")) if tmp_path else case
+
+
+def test_family_fields_go_where_sglangs_models_take_them(tmp_path: Path) -> None:
+    from gt_gen.generate.backends.diffusers.spec import InputImage
+
+    t2i = prepare(_family_case(true_cfg_scale=4.0, max_sequence_length=512))
+    assert t2i.path == "/v1/images/generations"
+    assert (t2i.body["true_cfg_scale"], t2i.body["max_sequence_length"]) == (4.0, 512)
+    edit = prepare(_family_case(true_cfg_scale=4.0, size_from_input=True,
+                                images=(InputImage(url="https://example.com/in.jpg"),)))
+    form = dict(edit.form)
+    assert edit.path == "/v1/images/edits" and form["url"] == "https://example.com/in.jpg"
+    assert "size" not in form and form["true_cfg_scale"] == "4.0" and form["num_frames"] == "1"
+    layered = _family_case(num_layers=4, resolution=640, images=(InputImage(url="https://e.com/a.png"),))
+    with pytest.raises(CannotHonour, match="request.qwen_image.resolution=640"):
+        prepare(layered)
+    ok = dict(prepare(layered, server_fields=frozenset({"resolution"})).form)
+    assert (ok["num_frames"], ok["resolution"]) == ("4", "640")
+    png = b"\x89PNG\r\n\x1a\n" + b"x" * 20
+    (tmp_path / "in.png").write_bytes(png)
+    import hashlib
+
+    local = _family_case(tmp_path, images=(InputImage(path="in.png", sha256=hashlib.sha256(png).hexdigest()),))
+    up = prepare(local)
+    assert up.files == [("image", ("in.png", png, "image/png"))]
+    (tmp_path / "in.png").write_bytes(png + b"changed")
+    with pytest.raises(CannotHonour, match="not the pinned"):
+        prepare(local)
+    cpu = prepare(_family_case(generator_device="cpu"))
+    assert cpu.body["generator_device"] == "cpu"

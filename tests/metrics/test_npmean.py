@@ -59,11 +59,15 @@ def test_large_frames_where_float32_rounding_shows(shape) -> None:
     assert want != exact  # the float64 mean would not have been sglang's number
 
 
-def test_tree_covers_every_value_once() -> None:
-    for n in [1, 7, 8, 127, 128, 129, 1000, 12345]:
+def test_tree_covers_every_value_once_and_sums_as_numpy() -> None:
+    rng = np.random.default_rng(2)
+    for n in [1, 7, 8, 127, 128, 129, 1000, 12345, 300001]:
         t = npmean.tree(n)
         assert t.bounds[0] == 0 and t.bounds[-1] == n
         sizes = np.diff(t.bounds)
         assert (sizes > 0).all() and (sizes <= npmean.LEAF).all()
+        v = rng.integers(0, 256, n)
+        leaves = np.add.reduceat(v, t.bounds[:-1])[None]
+        assert npmean.combine(leaves, t)[0] == v.astype(np.float32).sum()
     with pytest.raises(ValueError):
         npmean.tree(0)

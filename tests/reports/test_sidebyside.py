@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gt_gen.reports.sidebyside import compose, diff_heatmap, encode_png
+from gt_gen.reports.sidebyside import PREVIEW_PANEL_WIDTH, case_png, compose, diff_heatmap, encode_png
 from tests.conftest import pattern_frames
 
 
@@ -26,3 +29,51 @@ def test_compose_layout_and_png_round_trip() -> None:
     back = cv2.cvtColor(cv2.imdecode(np.frombuffer(encode_png(img), np.uint8), cv2.IMREAD_COLOR),
                         cv2.COLOR_BGR2RGB)
     assert (back == img).all()
+
+
+def _decode(png: bytes) -> np.ndarray:
+    return cv2.cvtColor(cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_heatmap_is_the_scaled_channel_max_of_the_abs_diff(h: int, w: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    a, b = (rng.integers(0, 256, (h, w, 3), dtype=np.uint8) for _ in range(2))
+    d = np.clip(np.abs(a.astype(np.int16) - b.astype(np.int16)).max(axis=2) * 4, 0, 255).astype(np.uint8)
+    want = cv2.cvtColor(cv2.applyColorMap(d, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
+    assert (diff_heatmap(a, b) == want).all()
+
+
+@pytest.mark.parametrize("w,h", [(48, 32), (PREVIEW_PANEL_WIDTH, 40), (PREVIEW_PANEL_WIDTH + 1, 30), (1536, 1024)])
+def test_failing_case_gets_every_pixel_passing_case_a_preview(w: int, h: int) -> None:
+    y, x = np.mgrid[0:h, 0:w]
+    f = [np.stack([(x + y + 40 * c) % 256 for c in range(3)], -1).astype(np.uint8) for _ in range(2)]
+    f[1] = 255 - f[1]
+    rows = [(f[0], f[1]), (f[1], f[0])]
+    full = _decode(case_png(rows, full=True))
+    assert (full == compose(rows)).all()  # lossless, full resolution
+    preview = _decode(case_png(rows, full=False))
+    pw = min(w, PREVIEW_PANEL_WIDTH)
+    assert preview.shape[1] == 3 * pw + 2 * 4  # never enlarged, shrunk to the preview width
+    assert preview.shape[0] == 2 * (round(h * pw / w) + 4)
+    if w <= PREVIEW_PANEL_WIDTH:
+        assert (preview == full).all()
+
+
+def test_preview_keeps_a_one_pixel_difference_visible() -> None:
+    """The heatmap is measured at full resolution, then shrunk: a lone bad pixel still shows."""
+    a = np.full((1024, 1536, 3), 128, np.uint8)
+    b = a.copy()
+    b[500:502, 700:702] = 0  # 2x2 px off by 128 levels
+    heat = _decode(case_png([(a, b)], full=False))[:, 2 * (PREVIEW_PANEL_WIDTH + 4):]
+    dark = _decode(case_png([(a, a)], full=False))[:, 2 * (PREVIEW_PANEL_WIDTH + 4):]
+    assert int(np.abs(heat.astype(int) - dark).max()) > 20
+
+
+def test_gt_pngs_keep_the_default_encoding() -> None:
+    """GT key-frame PNGs (generate) are hashed in manifests: their bytes stay OpenCV's default."""
+    img = pattern_frames(1, 40, 56)[0]
+    default = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))[1].tobytes()
+    assert encode_png(img) == default
+    assert (_decode(case_png([(img, img)], full=True))[:40, :56] == img).all()

@@ -123,17 +123,32 @@ Publisher(sys.argv[1], "main", "sglang_generated", None, Provenance("refs/heads/
 def test_killed_publisher_leaves_old_or_new_commit(tmp_path: Path) -> None:
     repo = bare(tmp_path)
     old = publisher(repo).publish(frames_dir(tmp_path, NATIVE, natural(seed=0), "a"), [NATIVE]).commit
-    src = frames_dir(tmp_path, NATIVE, natural(seed=0, h=512, w=768) | {"mid": pattern_frames(3, 512, 768, 0)[2]}, "b")
+
+    def variant(i: int) -> Path:
+        """GT that differs from every other variant (a republish of identical GT is a no-op)."""
+        f = natural(seed=0)
+        f["mid"] = f["mid"].copy()
+        f["mid"][:4, : i + 1] = 255 - f["mid"][:4, : i + 1]
+        return frames_dir(tmp_path, NATIVE, f, f"v{i}")
+
     rng = random.Random(1)
     seen = set()
     tmpdir = tmp_path / "tmp"  # the killed publishers' work clones land here, not in /tmp
     tmpdir.mkdir()
     env = {**os.environ, "TMPDIR": str(tmpdir)}
+
+    def start(i: int) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-c", PUBLISH_SCRIPT, str(repo), str(variant(i)), NATIVE.id,
+                                 f"kill{i}"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    # How long one whole publish takes on this machine now: kill points scale with it.
+    t0 = time.monotonic()
+    assert start(99).wait(timeout=300) == 0
+    full = time.monotonic() - t0
+    old = head(repo)
     for i in range(12):
-        proc = subprocess.Popen([sys.executable, "-c", PUBLISH_SCRIPT, str(repo), str(src), NATIVE.id, f"kill{i}"],
-                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        proc = start(i)
         # Alternate early kills (before any push) with late ones (often after it).
-        time.sleep(rng.uniform(0.0, 1.0) if i % 2 == 0 else rng.uniform(1.0, 8.0))
+        time.sleep(rng.uniform(0.0, 0.3 * full) if i % 2 == 0 else rng.uniform(0.6 * full, 1.2 * full))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         now = head(repo)

@@ -12,9 +12,11 @@ TWO = "tiny_two_stage_t2v"
 
 
 def _case(case_id: str) -> Any:
-    from gt_gen.cases import load_registry
+    """A tiny case read from ``cases/tiny.toml`` alone (other groups' files play no part)."""
+    from gt_gen.cases import load_group_file
+    from tests.conftest import REPO
 
-    return load_registry().get(case_id)
+    return next(c for c in load_group_file(REPO / "cases" / "tiny.toml") if c.id == case_id)
 
 
 @pytest.fixture(scope="session")
@@ -61,3 +63,16 @@ def diffusers_fp32(one_case: Any, one_model: Any, engine: Any, official_fp32: An
     from gt_gen.trace.run import record_diffusers
 
     return record_diffusers(one_case, one_model, engine, inputs=official_fp32.inputs)
+
+
+@pytest.fixture(scope="session")
+def tiny_cases_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A cases folder holding only the tiny group (and its assets)."""
+    import shutil
+
+    from tests.conftest import REPO
+
+    root = tmp_path_factory.mktemp("tiny-cases")
+    shutil.copy(REPO / "cases" / "tiny.toml", root / "tiny.toml")
+    shutil.copytree(REPO / "cases" / "assets", root / "assets")
+    return root

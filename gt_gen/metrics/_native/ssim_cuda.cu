@@ -89,3 +89,93 @@ torch::Tensor ssim_nhwc(torch::Tensor a, torch::Tensor b, double data_range) {
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return out.view({N, C, -1}).sum(-1).div((double)OH * OW).mean(1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// sglang's mean absolute difference: numpy's float32 pairwise sum of |a - b| (see
+// gt_gen/metrics/npmean.py). Runs of <= 128 values are leaves whose integer sums are exact in
+// float32; only the adds above them round, in numpy's order, which one thread per frame walks.
+
+// One thread per leaf: the exact sum of |a - b| over [bounds[i], bounds[i + 1]) of frame y.
+__global__ void mad_leaves_kernel(const uint8_t* __restrict__ a, const uint8_t* __restrict__ b,
+                                  const int64_t* __restrict__ bounds, int64_t leaves, int64_t n,
+                                  float* __restrict__ out) {
+  const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= leaves) return;
+  const size_t frame = (size_t)blockIdx.y * n;
+  int s = 0;
+  for (int64_t k = bounds[i]; k < bounds[i + 1]; k++) {
+    int d = (int)a[frame + k] - (int)b[frame + k];
+    s += d < 0 ? -d : d;
+  }
+  out[(size_t)blockIdx.y * leaves + i] = (float)s;
+}
+
+// One thread per frame: numpy's recursion (split n at n/2 rounded down to a multiple of 8,
+// leaves of <= 128 values, left sum + right sum in float32), walked with an explicit stack.
+__global__ void mad_tree_kernel(const float* __restrict__ leaf_sums, int64_t leaves, int64_t n,
+                                int frames, float* __restrict__ out) {
+  const int f = blockIdx.x * blockDim.x + threadIdx.x;
+  if (f >= frames) return;
+  const float* lv = leaf_sums + (size_t)f * leaves;
+  int64_t len[64];
+  float left[64];
+  unsigned char right_pending[64];
+  int sp = 0;
+  len[0] = n;
+  right_pending[0] = 0;
+  int64_t li = 0;
+  float val = 0.0f;
+  while (sp >= 0) {
+    const int64_t m = len[sp];
+    if (m > 128) {  // descend into the left half
+      int64_t h = m / 2;
+      h -= h % 8;
+      len[sp + 1] = h;
+      right_pending[sp + 1] = 0;
+      sp++;
+      continue;
+    }
+    val = lv[li++];
+    sp--;
+    while (sp >= 0) {  // hand the value up until a node still needs its right half
+      if (!right_pending[sp]) {
+        left[sp] = val;
+        right_pending[sp] = 1;
+        int64_t h = len[sp] / 2;
+        h -= h % 8;
+        len[sp + 1] = len[sp] - h;
+        right_pending[sp + 1] = 0;
+        sp++;
+        break;
+      }
+      val = left[sp] + val;
+      sp--;
+    }
+  }
+  out[f] = val;
+}
+
+// a, b: uint8 [N, ...] contiguous on one CUDA device; bounds: int64 leaf bounds of numpy's tree
+// for the per-frame size. Returns numpy's float32 sum of |a - b| per frame (float [N]).
+torch::Tensor mad_sums_nhwc(torch::Tensor a, torch::Tensor b, torch::Tensor bounds) {
+  TORCH_CHECK(a.is_cuda() && b.is_cuda() && a.dtype() == torch::kUInt8 && b.dtype() == torch::kUInt8,
+              "uint8 CUDA tensors expected");
+  TORCH_CHECK(a.sizes() == b.sizes(), "two tensors of one shape expected");
+  TORCH_CHECK(bounds.is_cuda() && bounds.dtype() == torch::kInt64 && bounds.dim() == 1, "int64 bounds expected");
+  a = a.contiguous();
+  b = b.contiguous();
+  bounds = bounds.contiguous();
+  const int N = a.size(0);
+  const int64_t n = a.numel() / N, leaves = bounds.size(0) - 1;
+  auto stream = c10::cuda::getCurrentCUDAStream();
+  auto leaf = torch::empty({(long)N, (long)leaves}, a.options().dtype(torch::kFloat32));
+  dim3 grid((unsigned)((leaves + 255) / 256), N);
+  mad_leaves_kernel<<<grid, 256, 0, stream>>>(a.data_ptr<uint8_t>(), b.data_ptr<uint8_t>(),
+                                              bounds.data_ptr<int64_t>(), leaves, n, leaf.data_ptr<float>());
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  auto out = torch::empty({(long)N}, a.options().dtype(torch::kFloat32));
+  mad_tree_kernel<<<(N + 31) / 32, 32, 0, stream>>>(leaf.data_ptr<float>(), leaves, n, N,
+                                                    out.data_ptr<float>());
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  return out;
+}

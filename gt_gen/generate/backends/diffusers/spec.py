@@ -36,9 +36,11 @@ PIPELINE_FAMILY: dict[str, str] = {
 }
 FAMILIES = tuple(sorted(set(PIPELINE_FAMILY.values())))
 DIFFUSERS_PIPELINES = tuple(PIPELINE_FAMILY)
-#: Pipelines that take input images, and how many (None: one or more).
-IMAGE_INPUTS: dict[str, int | None] = {"QwenImageEditPipeline": 1, "QwenImageEditPlusPipeline": None,
-                                       "QwenImageLayeredPipeline": 1, "Flux2Pipeline": None}
+#: Input images a pipeline takes: (fewest, most or None for no limit); others take none.
+IMAGE_INPUTS: dict[str, tuple[int, int | None]] = {
+    "QwenImageEditPipeline": (1, 1), "QwenImageEditPlusPipeline": (1, None),
+    "QwenImageLayeredPipeline": (1, 1), "Flux2Pipeline": (0, None),
+    "Flux2KleinPipeline": (0, None)}
 #: Spatial multiple of the output size (VAE factor 8 x latent packing 2).
 SIZE_MULTIPLE = 16
 IMAGE_MODES = ("RGB", "RGBA")
@@ -224,10 +226,11 @@ def check_case(case: Any, path: Path) -> None:
     if family == "wan" and (req.num_frames - 1) % 4:
         raise ConfigError(f"{where}: num_frames={req.num_frames} is not 4k+1 as WanPipeline "
                           "needs (it would change it silently)", path=path)
-    want = IMAGE_INPUTS.get(pipeline, 0)
+    lo, hi = IMAGE_INPUTS.get(pipeline, (0, 0))
     n = len(fam.images)
-    if (want is None and n < 1) or (want is not None and n != want):
-        count = "one or more" if want is None else str(want)
+    if n < lo or (hi is not None and n > hi):
+        count = f"{lo} to {hi}" if hi is not None and hi != lo else (str(lo) if hi == lo
+                                                                      else f"at least {lo}")
         raise ConfigError(f"{where}: {pipeline} takes {count} input image(s), the case has {n}",
                           path=path)
     if fam.size_from_input and not fam.images:

@@ -18,6 +18,7 @@ from pathlib import Path
 from gt_gen.cases import Case
 from gt_gen.errors import ConfigError, WeightsError
 from gt_gen.generate.cache import file_sha256
+from gt_gen.generate.cache import hub_commit_of as _commit_of
 from gt_gen.gitutil import COMMIT_RE
 from gt_gen.redact import redact
 
@@ -95,16 +96,6 @@ def _gemma_root(repo: str, revision: str, weights_dir: Path | None) -> Path:
             f"cannot get the text encoder {repo}@{revision} ({type(exc).__name__}: "
             f"{redact(' '.join(str(exc).split()))[:160]}); put it in --weights-dir DIR as "
             f"DIR/{repo}/, or allow downloads (HF_TOKEN for the gated Gemma repo)") from exc
-
-
-def _commit_of(path: Path) -> str | None:
-    """The hub commit a cached file came from (``.../snapshots/<commit>/...``)."""
-    parts = path.parts
-    if "snapshots" in parts:
-        i = parts.index("snapshots")
-        if i + 1 < len(parts) and COMMIT_RE.match(parts[i + 1]):
-            return parts[i + 1]
-    return None
 
 
 def resolve_full(case: Case, *, weights_dir: Path | None = None,

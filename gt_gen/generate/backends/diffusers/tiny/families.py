@@ -203,9 +203,11 @@ def qwen_image(seed: int) -> Any:
     return QwenImagePipeline(**_qwen_parts(seed))
 
 
-def qwen_processor(tok: Any) -> Any:
-    """Qwen2-VL processor (slow image processor; a plain video processor where torchvision,
-    which Qwen2-VL's own video processor needs, is not installed: the pipelines send no video)."""
+def qwen_processor(tok: Any, image_processor: Any = None) -> Any:
+    """Qwen2-VL processor from its parts. Where torchvision (which Qwen2-VL's video processor
+    needs) is not installed, the video slot holds an inert placeholder: the image pipelines
+    never send video, and the processor checks only the slot's type."""
+    import transformers
     from transformers import Qwen2VLImageProcessor, Qwen2VLProcessor
 
     try:
@@ -213,11 +215,10 @@ def qwen_processor(tok: Any) -> Any:
 
         video: Any = Qwen2VLVideoProcessor()
     except ImportError:
-        from transformers.video_processing_utils import BaseVideoProcessor
-
-        video = BaseVideoProcessor()
-    return Qwen2VLProcessor(image_processor=Qwen2VLImageProcessor(), tokenizer=tok,
-                            video_processor=video, chat_template=toks.QWEN_CHAT_TEMPLATE)
+        video = object.__new__(transformers.BaseVideoProcessor)
+    return Qwen2VLProcessor(image_processor=image_processor or Qwen2VLImageProcessor(),
+                            tokenizer=tok, video_processor=video,
+                            chat_template=toks.QWEN_CHAT_TEMPLATE)
 
 
 def qwen_image_edit_plus(seed: int) -> Any:

@@ -53,9 +53,16 @@ def _blur(size: int) -> torch.Tensor:
     return row / row.sum()
 
 
-def _kernel(shape: tuple[int, ...], temporal: bool) -> torch.Tensor:
-    """A separable low-pass kernel over the spatial taps; uniform over temporal taps."""
-    dims = [(_blur(s) if not (temporal and i == 0) else torch.full((s,), 1.0 / s))
+def _delta(size: int, at: int) -> torch.Tensor:
+    row = torch.zeros(size, dtype=torch.float64)
+    row[at] = 1.0
+    return row
+
+
+def _kernel(shape: tuple[int, ...], temporal: bool, causal: bool) -> torch.Tensor:
+    """A separable low-pass kernel over the spatial taps; over time, the tap of the current
+    frame (the last one for a causal convolution, padded on the past side; else the centre)."""
+    dims = [(_blur(s) if not (temporal and i == 0) else _delta(s, s - 1 if causal else s // 2))
             for i, s in enumerate(shape)]
     k = dims[0]
     for d in dims[1:]:
@@ -69,7 +76,8 @@ def structure_conv_(conv: torch.nn.Module, *, channel_map: ChannelMap = modulo,
     w = conv.weight  # type: ignore[union-attr]
     c_out, c_in_g = int(w.shape[0]), int(w.shape[1])
     groups = int(getattr(conv, "groups", 1))
-    kernel = _kernel(tuple(int(s) for s in w.shape[2:]), temporal=w.ndim == 5)
+    kernel = _kernel(tuple(int(s) for s in w.shape[2:]), temporal=w.ndim == 5,
+                     causal="causal" in type(conv).__name__.lower())
     with torch.no_grad():
         w.zero_()
         for o in range(c_out):
@@ -86,7 +94,7 @@ def _is_conv(m: torch.nn.Module) -> bool:
     return isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d))
 
 
-def structure_decoder_(decoder: torch.nn.Module, *, output_gain: float = 0.8,
+def structure_decoder_(decoder: torch.nn.Module, *, output_gain: float = 2.5,
                        channel_maps: dict[str, ChannelMap] | None = None) -> None:
     """Make ``decoder`` a smooth, latent-following upsampler (see the module docstring).
 
