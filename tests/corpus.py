@@ -442,6 +442,10 @@ def _option_specs() -> list[Spec]:
     add("compare/thresholds_missing", lambda b, d: Input(b.compare(d / "out", "--thresholds", str(d / "no.json")), (str(d / "no.json"),)))
     add("compare/candidate_garbage_png", _garbage_candidate)
     add("compare/candidate_empty_mp4", _empty_mp4_candidate)
+    for side in ("gt", "cand"):
+        for what in ("png_10e10_pixels", "png_wrong_size", "png_truncated", "png_empty", "png_is_dir",
+                     *(("mp4_header_only",) if side == "cand" else ())):
+            specs.append(Spec(f"compare/{side}_{what}", _media(side, what)))
     # generate / controls
     gen = lambda b, d, *x: ("generate", "--cases", str(b.cases), "--case", OFFICIAL, "--group", GROUP, "--out", str(d / "out"), *x)  # noqa: E731
     ctl = lambda b, d, *x: ("controls", "--cases", str(b.cases), "--group", GROUP, "--out", str(d / "out"), *x)  # noqa: E731
@@ -543,6 +547,50 @@ def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _png_declaring(w: int, h: int) -> bytes:
+    """A PNG whose header declares ``w``x``h`` pixels (a decompression bomb by its header)."""
+    import struct
+    import zlib
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + tag + data
+                + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+
+
+def _media(side: str, what: str) -> Callable[[Base, Path], Input]:
+    """A bad image or video on the GT or the candidate side of a one-case compare."""
+    def build(b: Base, d: Path) -> Input:
+        gt, cand = d / "gt", d / "cand"
+        shutil.copytree(b.gt, gt)
+        shutil.copytree(b.cand, cand)
+        folder = gt if side == "gt" else cand
+        case = VIDEO if what.startswith("mp4") else IMAGE
+        if case == VIDEO:
+            for p in folder.glob(f"{VIDEO}_*"):
+                p.unlink()
+            f = _write(folder / f"{VIDEO}_1gpu.mp4", b"\x00\x00\x00\x18ftypisom" + b"\x00" * 64)
+        else:
+            f = folder / f"{IMAGE}_1gpu.png"
+            f.unlink()
+            if what == "png_10e10_pixels":
+                _write(f, _png_declaring(100_000, 100_000))
+            elif what == "png_wrong_size":
+                _png(f, h=32, w=32)
+            elif what == "png_truncated":
+                _write(f, (b.gt / f"{IMAGE}_1gpu.png").read_bytes()[:60])
+            elif what == "png_empty":
+                _write(f, b"")
+            else:
+                f.mkdir()
+        extra = ("--frames", "all") if case == VIDEO else ()
+        argv = ("compare", "--cases", str(b.cases), "--case", case, "--gt", str(gt), "--candidate",
+                str(cand), "--out", str(d / "out"), "--clip-model", "none", *extra)
+        return Input(argv, (f.name, case), (1, 2))
+    return build
 
 
 def _garbage_candidate(b: Base, d: Path) -> Input:

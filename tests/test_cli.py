@@ -116,3 +116,28 @@ def test_real_command_error_path(tmp_path: Path, capsys: pytest.CaptureFixture) 
     assert cli.main(["thresholds", "check", str(bad)]) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and "ssim" in err
+
+
+def test_missing_paths_are_named_for_what_they_are(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Issue 14 §5: a missing --repo, --source or thresholds FILE is said to be missing, by name,
+    before any git runs (git used to blame the commit, or print only its last line)."""
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    gone = tmp_path / "gone"
+    runs = {
+        "publish_repo": ["publish", "--source", str(tmp_path), "--target", "sglang_generated",
+                         "--repo", str(gone), "--group", "tiny"],
+        "publish_source": ["publish", "--source", str(gone), "--target", "sglang_generated",
+                           "--repo", str(tmp_path), "--group", "tiny"],
+        "fetch_source": ["fetch", "--group", "tiny", "--source", str(gone) + ".git", "--ref", sha,
+                         "--out", str(tmp_path / "out")],
+        "compare_gt": ["compare", "--group", "tiny", "--gt", str(gone), "--ref", sha,
+                       "--candidate", str(tmp_path), "--out", str(tmp_path / "out")],
+        "thresholds": ["thresholds", "check", str(gone)],
+    }
+    for what, argv in runs.items():
+        assert cli.main(argv) == 2, what
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and str(gone) in err and sha not in err, (what, err)
+        assert "not found" in err or "no such" in err, (what, err)
+        assert "--thresholds" not in err, (what, err)  # `thresholds check` has no such flag
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -97,7 +97,10 @@ def _move_into_place(stage: Path, out: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     from gt_gen.commands.common import require_local
 
+    from gt_gen.thresholds import canonical_platform
+
     _, cases = select(args)
+    args.platform = canonical_platform(args.platform)  # sglang's aliases (sm120 -> 5090)
     require_local(args.source, "--source", "folder or git repository")
     out = Path(args.out)
     if not _replaceable(out):

@@ -69,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
     require_local(args.repo, "--repo", "ci-data repository")
     if args.attempts < 1:
         raise UsageError(f"--attempts must be ≥ 1, got {args.attempts}")
+    from gt_gen.thresholds import canonical_platform
+
+    args.platform = canonical_platform(args.platform)  # sglang's aliases (sm120 -> 5090)
     folder(args.target, args.platform)  # a --platform that is not a name fails before any git
     reg = load_registry(args.cases_dir)
     if args.group or args.case_ids:

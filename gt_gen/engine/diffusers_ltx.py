@@ -440,18 +440,23 @@ def converted_folder(case: Case, model: Any) -> Path:
 
 
 def _write_outputs(case: Case, out: DiffusersOutput, out_dir: Path) -> dict[str, str]:
-    """The candidate's mp4 (+ key frames) written exactly as the GT's (same encoder)."""
-    import importlib
+    """The candidate's mp4 (+ key frames) written exactly as the GT's: the official encoder
+    (the LTX backend's ``write_video``), then key frames read back through the mp4."""
+    import inspect
 
-    for base in ("gt_gen.generate.backends.ltx", "gt_gen.generate"):
-        try:
-            mod = importlib.import_module(f"{base}.outputs")
-            break
-        except ModuleNotFoundError:
-            continue
-    else:  # pragma: no cover - layout guard
-        raise ModuleNotFoundError("gt-gen's GT writer (outputs.py) was not found")
-    return mod.write_case_outputs(case, out, out_dir)  # type: ignore[no-any-return]
+    from gt_gen.generate.outputs import write_case_outputs
+
+    if "backend" not in inspect.signature(write_case_outputs).parameters:  # pre-backends layout
+        return write_case_outputs(case, out, out_dir)  # type: ignore[call-arg,arg-type]
+    from gt_gen.generate.backends.ltx.backend import LtxBackend
+
+    class OfficialEncoder:
+        """Only the LTX backend's encoder (it keeps no state), not its runner."""
+
+        def write_video(self, case: Case, out: Any, path: Path) -> None:
+            LtxBackend.write_video(self, case, out, path)  # type: ignore[arg-type]
+
+    return write_case_outputs(case, out, out_dir, OfficialEncoder())  # type: ignore[arg-type]
 
 
 def run_diffusers(args: Any, cases: list[Case]) -> int:
@@ -496,7 +501,7 @@ def run_diffusers(args: Any, cases: list[Case]) -> int:
                                         "pipeline_class": run.output.pipeline_class,
                                         "notes": run.notes}
             print(f"{case.id}: ok -> {out / video_name(case)}")
-        except (GtGenError, RuntimeError, ValueError) as exc:
+        except (GtGenError, RuntimeError, ValueError, TypeError) as exc:
             failed += 1
             msg = exc.one_line() if isinstance(exc, GtGenError) else f"{type(exc).__name__}: {exc}"
             record["cases"][case.id] = {"status": "failed", "error": " ".join(msg.split())[:2000]}

@@ -154,6 +154,11 @@ _FAMILY_DECLARED = {"guidance_scale": ("video", "image", "edits"),
                     "max_sequence_length": ("video", "image")}
 #: Family fields no sglang 0.5.23 request model carries (the edits form carries none of these).
 _FAMILY_UNCARRIED = ("resolution", "cfg_normalize", "use_en_prompt")
+#: What sglang 0.5.23 applies for those, per pipeline (Qwen-Image-Layered:
+#: configs/sample/qwenimage.py QwenImageLayeredSamplingParams cfg_normalize/use_en_prompt True,
+#: configs/pipeline_configs/qwen_image.py QwenImageLayeredPipelineConfig resolution 640).
+SERVER_FAMILY_FIXED: dict[str, dict[str, Any]] = {
+    "QwenImageLayeredPipeline": {"resolution": 640, "cfg_normalize": True, "use_en_prompt": True}}
 
 
 def _family_fields(case: Case, api: str, accepted: frozenset[str],
@@ -171,6 +176,8 @@ def _family_fields(case: Case, api: str, accepted: frozenset[str],
             continue
         if api in _FAMILY_DECLARED.get(key, ()) or key in accepted:
             out[key] = value
+        elif SERVER_FAMILY_FIXED.get(case.pipeline, {}).get(key, object()) == value:
+            continue  # the server applies exactly this value anyway
         else:
             reasons.append(f"request.{fam.family}.{key}={value!r}: sglang 0.5.23's "
                            f"{'/v1/images/edits' if api == 'edits' else 'request'} has no field "

@@ -32,9 +32,10 @@ def load() -> Any | None:
             build = cache_root() / "cuda_ext"
             build.mkdir(parents=True, exist_ok=True)
             decls = ("torch::Tensor ssim_nhwc(torch::Tensor a, torch::Tensor b, double data_range);\n"
-                     "torch::Tensor mad_sums_nhwc(torch::Tensor a, torch::Tensor b, torch::Tensor bounds);")
+                     "torch::Tensor mad_sums_nhwc(torch::Tensor a, torch::Tensor b, torch::Tensor bounds, "
+                     "torch::Tensor node_len, torch::Tensor node_first, int64_t depth);")
             _STATE["mod"] = load_inline(
-                name="gt_gen_ssim_cuda_v2", cpp_sources=decls, cuda_sources=src,
+                name="gt_gen_ssim_cuda_v3", cpp_sources=decls, cuda_sources=src,
                 functions=["ssim_nhwc", "mad_sums_nhwc"],
                 extra_cuda_cflags=["-O3"], build_directory=str(build), verbose=False)
         except Exception as exc:  # no nvcc/ninja, or a build error: fall back to torch

@@ -193,8 +193,7 @@ def _cuda_metrics(gts: np.ndarray, cands: np.ndarray, device: str, chunk: int) -
             ssim = kernel.ssim_nhwc(gh, ch, 255.0)
             d = g.to(torch.int32) - c.to(torch.int32)
             sq = (d * d).sum(dim=(1, 2, 3), dtype=torch.int64)
-            bounds = npmean.device_bounds(int(gts[0].size), device)
-            parts.append((ssim, sq, kernel.mad_sums_nhwc(gh, ch, bounds)))
+            parts.append((ssim, sq, kernel.mad_sums_nhwc(gh, ch, *npmean.device_tree(int(gts[0].size), device))))
             continue
         try:
             ssim = _ssim_fn()(g, c)

@@ -113,13 +113,42 @@ def _device_tree(t: Tree, device: Any) -> Any:
     return _DEVICE_TREES[key]
 
 
-def device_bounds(n: int, device: Any) -> Any:
-    """The leaf bounds of :func:`tree` ``(n)`` as an int64 tensor on ``device`` (cached)."""
+def frontier(n: int, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """The nodes of :func:`tree` ``(n)`` at ``depth`` (and its leaves above that depth), left
+    to right: each one's length and the index of its first leaf. Their subtrees are summed
+    independently, in parallel; then the top of the tree over them (the CUDA kernel)."""
+    starts = np.array([0], np.int64)
+    lens = np.array([n], np.int64)
+    out_s: list[np.ndarray] = []
+    out_l: list[np.ndarray] = []
+    for level in range(depth + 1):
+        stop = (lens <= LEAF) if level < depth else np.ones(len(lens), bool)
+        out_s.append(starts[stop])
+        out_l.append(lens[stop])
+        half = lens[~stop] // 2
+        half -= half % 8
+        s, ln = starts[~stop], lens[~stop]
+        starts = np.stack([s, s + half], 1).reshape(-1)
+        lens = np.stack([half, ln - half], 1).reshape(-1)
+    st, ln = np.concatenate(out_s), np.concatenate(out_l)
+    order = np.argsort(st)
+    return ln[order], np.searchsorted(tree(n).bounds, st[order])
+
+
+#: The depth at which the CUDA kernel hands subtrees to their own threads (~1000 per frame).
+KERNEL_DEPTH = 10
+
+
+def device_tree(n: int, device: Any) -> tuple[Any, Any, Any, int]:
+    """What the CUDA kernel needs for frames of ``n`` values, as tensors on ``device``
+    (cached): the leaf bounds, the frontier's lengths and first leaves, and its depth."""
     import torch
 
-    key = (n, f"bounds:{device}")
+    key = (n, f"kernel:{device}")
     if key not in _DEVICE_TREES:
-        _DEVICE_TREES[key] = torch.from_numpy(tree(n).bounds).to(device)
+        lens, first = frontier(n, KERNEL_DEPTH)
+        on = lambda a: torch.from_numpy(np.ascontiguousarray(a, np.int64)).to(device)  # noqa: E731
+        _DEVICE_TREES[key] = (on(tree(n).bounds), on(lens), on(first), KERNEL_DEPTH)
     return _DEVICE_TREES[key]
 
 

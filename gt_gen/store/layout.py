@@ -77,3 +77,35 @@ def parse_case_map(data: bytes, where: str) -> dict[str, list[str]]:
 def dump_case_map(mapping: dict[str, list[str]]) -> str:
     return json.dumps({"cases": {k: sorted(v) for k, v in sorted(mapping.items())}},
                       indent=2, sort_keys=True) + "\n"
+
+
+def merge_case_map(existing: bytes | None, updates: dict[str, list[str]], where: str,
+                   *, extra: dict[str, Any] | None = None) -> str:
+    """``case_map.json`` text with ``updates`` (case id -> files) merged into ``existing``,
+    keeping the shape and every key it already had.
+
+    Why: publishing into sglang's real ci-data must not rewrite its case maps into gt-gen's
+    shape and drop ``bundle_date`` or an entry's ``source`` / ``script`` — sglang's tooling
+    reads them. Entries in sglang's object shape get their ``outputs`` replaced (other keys
+    kept); a new case joins in the shape the file already uses. ``extra`` top-level keys
+    (gt-gen's publish mark) are set only on an object that has a ``cases`` table."""
+    parse_case_map(existing, where) if existing is not None else None  # validates names/shape
+    obj: Any = jsonio.loads(existing, where) if existing is not None else {"cases": {}}
+    table = obj["cases"] if "cases" in obj else obj
+    object_shape = any(isinstance(v, dict) for v in table.values())
+    for cid, files in updates.items():
+        safe_name(cid, kind="case id", where=where)
+        outputs = sorted(safe_name(f, kind="file name", where=where) for f in files)
+        old = table.get(cid)
+        if isinstance(old, dict):
+            table[cid] = {**old, "outputs": outputs}
+        elif object_shape:
+            table[cid] = {"source": "gt-gen", "outputs": outputs}
+        else:
+            table[cid] = outputs
+    if "cases" in obj:
+        obj["cases"] = dict(sorted(table.items()))
+        obj.update(extra or {})
+    else:
+        obj = dict(sorted(table.items()))
+    return json.dumps(obj, indent=2, sort_keys=True) + "\n"

@@ -42,7 +42,7 @@ from gt_gen.naming import expected_outputs, key_frame_names, video_name
 from gt_gen.redact import redact
 from gt_gen.store import credentials
 from gt_gen.store.integrity import MANIFEST, PUBLISHED_BY, PUBLISHED_BY_KEY
-from gt_gen.store.layout import CASE_MAP, dump_case_map, folder, parse_case_map
+from gt_gen.store.layout import CASE_MAP, folder, merge_case_map
 from gt_gen.store.quality import QualityReport, check_case
 
 
@@ -194,17 +194,6 @@ def decode_outputs(source: Path, case: Case, blobs: dict[str, bytes]) -> dict[st
     return {"first": decode_image(blobs[name], source / name)} if name in blobs else {}
 
 
-def _case_map_text(cmap: dict[str, list[str]]) -> str:
-    """``case_map.json`` in sglang's shape, marked as published by gt-gen (the mark tells
-    readers that every folder of this repository must carry a manifest)."""
-    text = dump_case_map(cmap)
-    obj = json.loads(text)
-    if not isinstance(obj, dict):
-        return text
-    obj[PUBLISHED_BY_KEY] = PUBLISHED_BY
-    return json.dumps(obj, indent=2, sort_keys=True) + "\n"
-
-
 class Publisher:
     """One publish of some cases' GT into ``target[/platform]`` on ``branch`` of ``repo``."""
 
@@ -263,7 +252,8 @@ class Publisher:
         and provenance too): republishing identical GT changes nothing, so commits nothing."""
         d = work / self.folder
         d.mkdir(parents=True, exist_ok=True)
-        cmap = parse_case_map((d / CASE_MAP).read_bytes(), str(d / CASE_MAP)) if (d / CASE_MAP).is_file() else {}
+        old_cmap = (d / CASE_MAP).read_bytes() if (d / CASE_MAP).is_file() else None
+        updates: dict[str, list[str]] = {}
         manifest = jsonio.loads((d / MANIFEST).read_bytes(), d / MANIFEST) if (d / MANIFEST).is_file() else {}
         files = manifest.get("files", {}) if isinstance(manifest, dict) else {}
         if not isinstance(files, dict):
@@ -281,8 +271,9 @@ class Publisher:
                 files[name] = {"sha256": sha, "case": case.id,
                                "source_ref": self.prov.source_ref, "source_sha": self.prov.source_sha,
                                "torch": self.prov.torch, "run_url": self.prov.run_url, "published": now}
-            cmap[case.id] = expected_outputs(case)
-        (d / CASE_MAP).write_text(_case_map_text(cmap))
+            updates[case.id] = expected_outputs(case)
+        (d / CASE_MAP).write_text(merge_case_map(old_cmap, updates, str(d / CASE_MAP),
+                                                 extra={PUBLISHED_BY_KEY: PUBLISHED_BY}))
         (d / MANIFEST).write_text(json.dumps({"schema_version": 1, "files": dict(sorted(files.items()))},
                                              indent=2, sort_keys=True) + "\n")
 

@@ -192,11 +192,17 @@ def test_family_fields_go_where_sglangs_models_take_them(tmp_path: Path) -> None
     form = dict(edit.form)
     assert edit.path == "/v1/images/edits" and form["url"] == "https://example.com/in.jpg"
     assert "size" not in form and form["true_cfg_scale"] == "4.0" and form["num_frames"] == "1"
-    layered = _family_case(num_layers=4, resolution=640, images=(InputImage(url="https://e.com/a.png"),))
-    with pytest.raises(CannotHonour, match="request.qwen_image.resolution=640"):
+    layered = _family_case(num_layers=4, resolution=1024, images=(InputImage(url="https://e.com/a.png"),))
+    with pytest.raises(CannotHonour, match="request.qwen_image.resolution=1024"):
         prepare(layered)
     ok = dict(prepare(layered, server_fields=frozenset({"resolution"})).form)
-    assert (ok["num_frames"], ok["resolution"]) == ("4", "640")
+    assert (ok["num_frames"], ok["resolution"]) == ("4", "1024")
+    # 640 (and cfg_normalize/use_en_prompt True) is what sglang's layered server applies anyway
+    as_server = dataclasses.replace(layered, pipeline="QwenImageLayeredPipeline")
+    as_server = dataclasses.replace(as_server, request=dataclasses.replace(
+        as_server.request, family=dataclasses.replace(as_server.request.family, resolution=640,
+                                                      cfg_normalize=True, use_en_prompt=True)))
+    assert "resolution" not in dict(prepare(as_server).form)
     png = b"\x89PNG\r\n\x1a\n" + b"x" * 20
     (tmp_path / "in.png").write_bytes(png)
     import hashlib

@@ -112,3 +112,32 @@ def test_every_shape_reads_alike_and_names_stay_names(mapping: dict[str, list[st
         assert not names_ok or flat_clash
         return
     assert names_ok and got == mapping
+
+
+def test_merge_case_map_keeps_sglang_shape_and_bookkeeping() -> None:
+    """Publishing into sglang's real ci-data keeps bundle_date and each entry's source/script."""
+    from gt_gen.store.layout import merge_case_map
+
+    real = json.dumps({"bundle_date": "2026-01-02", "note": "x",
+                       "cases": {"old": {"source": "official", "script": "repro.py",
+                                         "outputs": ["old_1gpu.png"]}}}).encode()
+    out = json.loads(merge_case_map(real, {"old": ["old_1gpu.jpg"], "new": ["new_2gpu.png"]},
+                                    "cm.json", extra={"published_by": "gt-gen"}))
+    assert out["bundle_date"] == "2026-01-02" and out["note"] == "x"
+    assert out["cases"]["old"] == {"source": "official", "script": "repro.py",
+                                   "outputs": ["old_1gpu.jpg"]}
+    assert out["cases"]["new"] == {"source": "gt-gen", "outputs": ["new_2gpu.png"]}
+    assert out["published_by"] == "gt-gen"
+    assert parse_case_map(json.dumps(out).encode(), "cm.json") == {
+        "old": ["old_1gpu.jpg"], "new": ["new_2gpu.png"]}
+
+
+def test_merge_case_map_keeps_list_shapes_and_refuses_paths() -> None:
+    from gt_gen.store.layout import merge_case_map
+
+    flat = json.loads(merge_case_map(b'{"a": ["a.png"]}', {"b": ["b.png"]}, "cm.json"))
+    assert flat == {"a": ["a.png"], "b": ["b.png"]}
+    fresh = json.loads(merge_case_map(None, {"b": ["b.png"]}, "cm.json", extra={"k": 1}))
+    assert fresh == {"cases": {"b": ["b.png"]}, "k": 1}
+    with pytest.raises(ConfigError):
+        merge_case_map(None, {"b": ["../b.png"]}, "cm.json")

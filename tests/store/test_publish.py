@@ -426,3 +426,38 @@ def test_stale_work_clones_of_killed_publishers_are_swept(tmp_path: Path, monkey
     # An old-style clone (no pid in its name) goes once it is a day old.
     os.utime(old_style, (time.time() - 2 * 86400,) * 2)
     assert pub_mod.sweep_stale_work_dirs(parent) == [old_style]
+
+
+def test_publish_platform_alias_resolves_as_sglang_does(tmp_path: Path) -> None:
+    """`--platform RTX5090` publishes into sglang's `5090` folder, never a literal `RTX5090`."""
+    from gt_gen.cli import main
+
+    repo = bare(tmp_path)
+    src = frames_dir(tmp_path, NATIVE, natural(seed=3))
+    rc = main(["publish", "--source", str(src), "--target", "sglang_generated", "--repo", str(repo),
+               "--platform", "RTX5090", "--source-ref", "refs/heads/main", "--case", NATIVE.id])
+    assert rc == 0
+    names = gitutil.out("ls-tree", "-r", "--name-only", "main", cwd=repo).splitlines()
+    assert any(n.startswith("diffusion-ci/consistency_gt/sglang_generated/5090/") for n in names)
+    assert not any("RTX5090" in n for n in names)
+
+
+def test_publish_keeps_sglang_case_map_bookkeeping(tmp_path: Path) -> None:
+    """Publishing into a folder whose case_map.json has sglang's real shape keeps its keys."""
+    work = tmp_path / "seed"
+    gitutil.git("init", "-q", "-b", "main", str(work))
+    fold = work / "diffusion-ci/consistency_gt/sglang_generated"
+    fold.mkdir(parents=True)
+    (fold / "case_map.json").write_text(json.dumps(
+        {"bundle_date": "2026-01-02", "cases": {"other": {"source": "sglang", "notes": "n",
+                                                          "outputs": ["other_1gpu.png"]}}}))
+    gitutil.git("add", "-A", cwd=work)
+    gitutil.git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "seed", cwd=work)
+    repo = tmp_path / "ci-data.git"
+    gitutil.git("clone", "-q", "--bare", str(work), str(repo))
+    publisher(repo).publish(frames_dir(tmp_path, NATIVE, natural(seed=4)), [NATIVE])
+    cmap = json.loads(gitutil.git("show", "main:diffusion-ci/consistency_gt/sglang_generated/case_map.json",
+                                  cwd=repo).stdout)
+    assert cmap["bundle_date"] == "2026-01-02"
+    assert cmap["cases"]["other"]["notes"] == "n"
+    assert cmap["cases"][NATIVE.id]["outputs"] == sorted(key_frame_names(NATIVE).values())

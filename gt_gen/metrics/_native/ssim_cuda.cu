@@ -110,13 +110,10 @@ __global__ void mad_leaves_kernel(const uint8_t* __restrict__ a, const uint8_t* 
   out[(size_t)blockIdx.y * leaves + i] = (float)s;
 }
 
-// One thread per frame: numpy's recursion (split n at n/2 rounded down to a multiple of 8,
-// leaves of <= 128 values, left sum + right sum in float32), walked with an explicit stack.
-__global__ void mad_tree_kernel(const float* __restrict__ leaf_sums, int64_t leaves, int64_t n,
-                                int frames, float* __restrict__ out) {
-  const int f = blockIdx.x * blockDim.x + threadIdx.x;
-  if (f >= frames) return;
-  const float* lv = leaf_sums + (size_t)f * leaves;
+// numpy's recursion over n values (split at n/2 rounded down to a multiple of 8; runs of <= 128
+// values are leaves; left sum + right sum in float32), walked with an explicit stack. A node at
+// depth `maxdepth` counts as a leaf too: its sum was computed by another thread.
+__device__ float pairwise_walk(const float* __restrict__ lv, int64_t n, int maxdepth) {
   int64_t len[64];
   float left[64];
   unsigned char right_pending[64];
@@ -127,7 +124,7 @@ __global__ void mad_tree_kernel(const float* __restrict__ leaf_sums, int64_t lea
   float val = 0.0f;
   while (sp >= 0) {
     const int64_t m = len[sp];
-    if (m > 128) {  // descend into the left half
+    if (m > 128 && sp < maxdepth) {  // descend into the left half
       int64_t h = m / 2;
       h -= h % 8;
       len[sp + 1] = h;
@@ -152,30 +149,55 @@ __global__ void mad_tree_kernel(const float* __restrict__ leaf_sums, int64_t lea
       sp--;
     }
   }
-  out[f] = val;
+  return val;
 }
 
-// a, b: uint8 [N, ...] contiguous on one CUDA device; bounds: int64 leaf bounds of numpy's tree
-// for the per-frame size. Returns numpy's float32 sum of |a - b| per frame (float [N]).
-torch::Tensor mad_sums_nhwc(torch::Tensor a, torch::Tensor b, torch::Tensor bounds) {
+// One thread per (frontier node, frame): the float32 sum of the node's subtree from its leaves.
+__global__ void mad_subtree_kernel(const float* __restrict__ leaf_sums, int64_t leaves,
+                                   const int64_t* __restrict__ node_len, const int64_t* __restrict__ node_first,
+                                   int64_t nodes, float* __restrict__ out) {
+  const int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+  if (i >= nodes) return;
+  const float* lv = leaf_sums + (size_t)blockIdx.y * leaves + node_first[i];
+  out[(size_t)blockIdx.y * nodes + i] = pairwise_walk(lv, node_len[i], 64);
+}
+
+// One thread per frame: the top of the tree, down to the frontier nodes.
+__global__ void mad_top_kernel(const float* __restrict__ node_sums, int64_t nodes, int64_t n, int depth,
+                               int frames, float* __restrict__ out) {
+  const int f = blockIdx.x * blockDim.x + threadIdx.x;
+  if (f >= frames) return;
+  out[f] = pairwise_walk(node_sums + (size_t)f * nodes, n, depth);
+}
+
+// a, b: uint8 [N, ...] contiguous on one CUDA device. bounds: int64 leaf bounds of numpy's tree
+// for the per-frame size n; node_len / node_first: the tree's nodes at `depth` (and the leaves
+// above it), left to right, with the index of each one's first leaf. Returns numpy's float32
+// sum of |a - b| per frame (float [N]).
+torch::Tensor mad_sums_nhwc(torch::Tensor a, torch::Tensor b, torch::Tensor bounds,
+                            torch::Tensor node_len, torch::Tensor node_first, int64_t depth) {
   TORCH_CHECK(a.is_cuda() && b.is_cuda() && a.dtype() == torch::kUInt8 && b.dtype() == torch::kUInt8,
               "uint8 CUDA tensors expected");
   TORCH_CHECK(a.sizes() == b.sizes(), "two tensors of one shape expected");
-  TORCH_CHECK(bounds.is_cuda() && bounds.dtype() == torch::kInt64 && bounds.dim() == 1, "int64 bounds expected");
+  TORCH_CHECK(bounds.dtype() == torch::kInt64 && node_len.dtype() == torch::kInt64 &&
+              node_first.dtype() == torch::kInt64, "int64 tree tensors expected");
   a = a.contiguous();
   b = b.contiguous();
-  bounds = bounds.contiguous();
   const int N = a.size(0);
-  const int64_t n = a.numel() / N, leaves = bounds.size(0) - 1;
+  const int64_t n = a.numel() / N, leaves = bounds.size(0) - 1, nodes = node_len.size(0);
   auto stream = c10::cuda::getCurrentCUDAStream();
   auto leaf = torch::empty({(long)N, (long)leaves}, a.options().dtype(torch::kFloat32));
-  dim3 grid((unsigned)((leaves + 255) / 256), N);
-  mad_leaves_kernel<<<grid, 256, 0, stream>>>(a.data_ptr<uint8_t>(), b.data_ptr<uint8_t>(),
-                                              bounds.data_ptr<int64_t>(), leaves, n, leaf.data_ptr<float>());
+  mad_leaves_kernel<<<dim3((unsigned)((leaves + 255) / 256), N), 256, 0, stream>>>(
+      a.data_ptr<uint8_t>(), b.data_ptr<uint8_t>(), bounds.data_ptr<int64_t>(), leaves, n, leaf.data_ptr<float>());
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
+  auto node = torch::empty({(long)N, (long)nodes}, a.options().dtype(torch::kFloat32));
+  mad_subtree_kernel<<<dim3((unsigned)((nodes + 127) / 128), N), 128, 0, stream>>>(
+      leaf.data_ptr<float>(), leaves, node_len.data_ptr<int64_t>(), node_first.data_ptr<int64_t>(), nodes,
+      node.data_ptr<float>());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   auto out = torch::empty({(long)N}, a.options().dtype(torch::kFloat32));
-  mad_tree_kernel<<<(N + 31) / 32, 32, 0, stream>>>(leaf.data_ptr<float>(), leaves, n, N,
-                                                    out.data_ptr<float>());
+  mad_top_kernel<<<(N + 31) / 32, 32, 0, stream>>>(node.data_ptr<float>(), nodes, n, (int)depth, N,
+                                                   out.data_ptr<float>());
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return out;
 }

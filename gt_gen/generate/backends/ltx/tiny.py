@@ -87,6 +87,18 @@ def _init_(module: torch.nn.Module, gen: torch.Generator) -> None:
                 tensor.copy_(1.0 + 0.1 * torch.randn(tensor.shape, generator=gen))
 
 
+def structure_video_decoder_(decoder: torch.nn.Module) -> None:
+    """Make the tiny video decoder a smooth upsampler of the latents (gt_gen.generate.tiny_init):
+    its depth-to-space convolutions and the final unpatchify group output channels
+    channel-major, so each output channel copies one input channel at every sub-position."""
+    from gt_gen.generate.tiny_init import depth_to_space, structure_decoder_
+
+    maps = {f"{name}.conv.conv": depth_to_space(math.prod(mod.stride))
+            for name, mod in decoder.named_modules() if type(mod).__name__ == "DepthToSpaceUpsample"}
+    maps["conv_out.conv"] = depth_to_space(int(decoder.patch_size) ** 2)
+    structure_decoder_(decoder, channel_maps=maps)
+
+
 def _materialise(configurator: Any, config: dict, gen: torch.Generator) -> torch.nn.Module:
     with torch.device("meta"):
         model = configurator.from_config(config)
@@ -117,7 +129,9 @@ def _build_main(root: Path, gen: torch.Generator) -> dict[str, torch.Tensor]:
     sd: dict[str, torch.Tensor] = {}
     transformer = _materialise(LTXModelConfigurator, cfg, gen)
     sd |= _prefixed(transformer.state_dict(), "model.diffusion_model.")
-    vdec = _materialise(VideoDecoderConfigurator, cfg, gen).state_dict()
+    decoder = _materialise(VideoDecoderConfigurator, cfg, gen)
+    structure_video_decoder_(decoder)
+    vdec = decoder.state_dict()
     venc = _materialise(VideoEncoderConfigurator, cfg, gen).state_dict()
     for k, v in vdec.items():
         sd["vae." + k if k.startswith("per_channel_statistics.") else "vae.decoder." + k] = v

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from gt_gen.generate.backends.diffusers.tiny import tokenizers as toks
-from gt_gen.generate.backends.diffusers.tiny.init import init_module_, structure_decoder_
+from gt_gen.generate.tiny_init import init_module_, structure_decoder_
 
 #: Scheduler configs of the real repositories (their ``scheduler/scheduler_config.json``).
 FLUX_SCHEDULER = {"base_image_seq_len": 256, "base_shift": 0.5, "max_image_seq_len": 4096,

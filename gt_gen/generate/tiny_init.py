@@ -27,6 +27,14 @@ def modulo(o: int, c_in: int, c_out: int) -> int:
     return o % c_in
 
 
+def depth_to_space(factor: int) -> ChannelMap:
+    """For a conv whose outputs are rearranged ``(c p) -> c`` with ``factor`` positions per
+    channel (channel-major): every position of output channel ``c`` copies input ``c``."""
+    def cmap(o: int, c_in: int, c_out: int) -> int:
+        return (o // factor) % c_in
+    return cmap
+
+
 def init_module_(module: torch.nn.Module, gen: torch.Generator) -> None:
     """std 1/sqrt(fan_in) for matrices, ~1 for 1-D scales, small biases; deterministic order."""
     with torch.no_grad():
@@ -98,8 +106,8 @@ def structure_decoder_(decoder: torch.nn.Module, *, output_gain: float = 2.5,
                        channel_maps: dict[str, ChannelMap] | None = None) -> None:
     """Make ``decoder`` a smooth, latent-following upsampler (see the module docstring).
 
-    ``channel_maps``: module-name suffix -> how that conv's output channels group (e.g. a
-    depth-to-space conv whose outputs are ``c * factor + p``); others use :func:`modulo`.
+    ``channel_maps``: conv module name -> how its output channels group (e.g. a depth-to-space
+    conv whose outputs are ``c * factor + p``); others use :func:`modulo`.
     """
     maps = channel_maps or {}
     attention = [n for n, m in decoder.named_modules() if "attention" in type(m).__name__.lower()
@@ -120,8 +128,8 @@ def structure_decoder_(decoder: torch.nn.Module, *, output_gain: float = 2.5,
                 if getattr(mod, "bias", None) is not None:
                     mod.bias.zero_()
             elif _is_conv(mod):
-                cmap = next((f for suffix, f in maps.items() if name.endswith(suffix)), modulo)
-                last = name.rsplit(".", 1)[-1] in ("conv_out", "head", "proj_out")
+                cmap = maps.get(name, modulo)
+                last = any(part in ("conv_out", "head", "proj_out") for part in name.split("."))
                 structure_conv_(mod, channel_map=cmap, gain=output_gain if last else 1.0)
         for name, p in decoder.named_parameters():
             # RMS-norm scales (Wan/Qwen decoders keep them as bare parameters named gamma).
