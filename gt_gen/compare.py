@@ -265,9 +265,16 @@ def _key_frame_agreement(res: CaseResult, g: list[np.ndarray], c: list[np.ndarra
 
 
 def gate_all_frames(res: CaseResult, thresholds: Thresholds, case: Case) -> None:
-    """Apply the gates to every frame's curve (``--gate-frames all``)."""
+    """Apply the gates to every frame's curve (``--gate-frames all``). Frames one video has
+    and the other lacks cannot pass a gate on every frame: a frame-count mismatch fails."""
     gates = thresholds.gates(case.id, case.modality)
     bad = []
+    wv = res.whole_video
+    if wv and wv["gt"]["frames"] != wv["candidate"]["frames"]:
+        bad.append(f"GT has {wv['gt']['frames']} frames but the candidate has "
+                   f"{wv['candidate']['frames']}")
+    elif wv and not res.curves:
+        bad.append("no per-frame curves (" + "; ".join(wv.get("notes", [])) + ")")
     for m, curve in res.curves.items():
         for i, v in enumerate(curve):
             if v is not None and not gates[m].passes(v):

@@ -142,6 +142,11 @@ def test_bad_input(spec: corpus.Spec, base: corpus.Base, tmp_path: Path,
         pytest.fail(f"hangs: no answer within {TIMEOUT} s: {' '.join(inp.argv)[:300]}")
     SEEN[spec.id] = code
     problems = check(spec.id, inp, code, err)
+    if code == 1 and "--out" in inp.argv:  # the verdict names the case or file
+        out = Path(inp.argv[inp.argv.index("--out") + 1])
+        record = next((out / n for n in ("results.json", "fetch.json") if (out / n).is_file()), None)
+        if record is None or not any(n in record.read_text() for n in inp.names):
+            problems.append(f"exit 1 but no results.json/fetch.json in {out} names {inp.names}")
     if code == 2:
         after = snapshot(tmp_path, base.root)
         changed = sorted(set(before.items()) ^ set(after.items()))

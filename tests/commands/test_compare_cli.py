@@ -217,6 +217,9 @@ def test_frame_count_mismatch_keeps_the_key_frame_verdict(setup) -> None:
     assert wv["key_frames"]["first"]["curve_equals_key_frame"] is True
     last = wv["key_frames"]["last"]
     assert last["curve_equals_key_frame"] is False and "frame counts differ" in last["why_not"]
+    gated = compare(setup, cand, setup["tmp"] / "o2", "--frames", "all", "--case", "vid",
+                    "--gate-frames", "all")  # not every frame can pass: a failure, not a crash
+    assert gated.returncode == 1 and "GT has 25 frames but the candidate has 24" in gated.stdout
 
 
 def test_truncated_gt_video_names_the_gt_file_not_a_temp_copy(setup) -> None:

@@ -73,7 +73,9 @@ def test_tampered_inputs_are_refused_before_anything_runs(fp32_cases: Path, fp32
     gt = tmp_path / "gt"
     shutil.copytree(fp32_gt, gt)
     f = gt / f"{ONE}_1gpu_inputs.safetensors"
-    f.write_bytes(f.read_bytes()[:-1] + b"\x00")
+    data = bytearray(f.read_bytes())
+    data[-1] ^= 0xFF  # one bit pattern of the noise changed
+    f.write_bytes(bytes(data))
     out = tmp_path / "cand"
     assert main([*_sel(fp32_cases), "--engine", "diffusers", "--inject-noise", str(gt),
                  "--out", str(out)]) == 2

@@ -71,3 +71,16 @@ def test_tree_covers_every_value_once_and_sums_as_numpy() -> None:
         assert npmean.combine(leaves, t)[0] == v.astype(np.float32).sum()
     with pytest.raises(ValueError):
         npmean.tree(0)
+
+
+@pytest.mark.parametrize("n", [1, 129, 12345, 1179648, 6266880])
+def test_kernel_frontier_partitions_the_tree(n: int) -> None:
+    """The CUDA kernel sums the subtrees at the frontier in parallel, then the top: the
+    frontier must tile [0, n) in order, each node starting at a leaf boundary."""
+    t = npmean.tree(n)
+    for depth in (0, 3, npmean.KERNEL_DEPTH):
+        lens, first = npmean.frontier(n, depth)
+        starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        assert lens.sum() == n and (lens > 0).all()
+        assert (t.bounds[first] == starts).all()
+        assert len(lens) <= 2**depth

@@ -88,15 +88,28 @@ def _init_(module: torch.nn.Module, gen: torch.Generator) -> None:
 
 
 def structure_video_decoder_(decoder: torch.nn.Module) -> None:
-    """Make the tiny video decoder a smooth upsampler of the latents (gt_gen.generate.tiny_init):
-    its depth-to-space convolutions and the final unpatchify group output channels
-    channel-major, so each output channel copies one input channel at every sub-position."""
-    from gt_gen.generate.tiny_init import depth_to_space, structure_decoder_
+    """Make the tiny video decoder a smooth function of the latents (gt_gen.generate.tiny_init).
 
-    maps = {f"{name}.conv.conv": depth_to_space(math.prod(mod.stride))
-            for name, mod in decoder.named_modules() if type(mod).__name__ == "DepthToSpaceUpsample"}
-    maps["conv_out.conv"] = depth_to_space(int(decoder.patch_size) ** 2)
-    structure_decoder_(decoder, channel_maps=maps)
+    At tiny size the latent is 2x2 pixels (32x spatial compression), so the picture has to come
+    from the latent's *channels*: each depth-to-space convolution copies input channel
+    ``o mod C_in`` into output channel ``o``, which unpacks the latent channels into space as a
+    trained VAE does (its channels carry sub-pixel detail), blurred by every kernel; the final
+    convolution gives R, G and B different channels. Another seed, another picture; reruns
+    stay bit-identical."""
+    from gt_gen.generate.tiny_init import structure_decoder_
+
+    patch = int(decoder.patch_size) ** 2
+
+    def rgb(o: int, c_in: int, c_out: int) -> int:
+        return (o + (o // patch) * 5) % c_in
+
+    structure_decoder_(decoder, channel_maps={"conv_out.conv": rgb})
+
+
+#: Scale of the tiny transformer's output layers (video and audio). Why: a random transformer's
+#: velocity is large and mostly a per-channel offset that would swamp the initial noise; damped,
+#: the final latents keep the seed's structure plus a prompt-dependent drift.
+OUTPUT_GAIN = 0.25
 
 
 def _materialise(configurator: Any, config: dict, gen: torch.Generator) -> torch.nn.Module:
@@ -128,6 +141,10 @@ def _build_main(root: Path, gen: torch.Generator) -> dict[str, torch.Tensor]:
     cfg = main_config()
     sd: dict[str, torch.Tensor] = {}
     transformer = _materialise(LTXModelConfigurator, cfg, gen)
+    with torch.no_grad():
+        for name, p in transformer.named_parameters():
+            if name.startswith(("proj_out.", "audio_proj_out.")):
+                p.mul_(OUTPUT_GAIN)
     sd |= _prefixed(transformer.state_dict(), "model.diffusion_model.")
     decoder = _materialise(VideoDecoderConfigurator, cfg, gen)
     structure_video_decoder_(decoder)
