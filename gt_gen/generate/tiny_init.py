@@ -27,11 +27,22 @@ def modulo(o: int, c_in: int, c_out: int) -> int:
     return o % c_in
 
 
-def depth_to_space(factor: int) -> ChannelMap:
-    """For a conv whose outputs are rearranged ``(c p) -> c`` with ``factor`` positions per
-    channel (channel-major): every position of output channel ``c`` copies input ``c``."""
+def nearest(factor: int, stride: int = 1) -> ChannelMap:
+    """For a depth-to-space conv (channel-major, ``factor`` sub-positions per channel): every
+    sub-position of output channel ``c`` reads input ``c * stride``: nearest upsampling."""
     def cmap(o: int, c_in: int, c_out: int) -> int:
-        return (o // factor) % c_in
+        return (o // factor * stride) % c_in
+    return cmap
+
+
+def depth_to_space(factor: int) -> ChannelMap:
+    """For a conv whose outputs are rearranged ``(c p) -> c`` with ``factor`` sub-positions per
+    channel (channel-major): output channel ``c`` at sub-position ``p`` reads input channel
+    ``c + p * C_in / factor``. Distinct channels stay distinct through any number of such
+    stages, and each sub-position shows other latent channels: the latent's channels are
+    unpacked into space, as a trained VAE's channels carry sub-pixel detail."""
+    def cmap(o: int, c_in: int, c_out: int) -> int:
+        return (o // factor + (o % factor) * max(1, c_in // factor)) % c_in
     return cmap
 
 

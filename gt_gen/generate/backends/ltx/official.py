@@ -186,6 +186,10 @@ class OfficialRunner:
             pipe.stage_2_model_ledger = self.memo.attach(pipe.stage_2_model_ledger)
         return pipe
 
+    def conditioning_images(self, case: Case, model: ResolvedModel | None = None) -> list[Any]:
+        """The case's image conditioning (a hook: the random-full runner substitutes a stand-in)."""
+        return conditioning_images(case)
+
     def release(self) -> None:
         """Drop every memoised model and pipeline and return cached device memory.
 
@@ -212,7 +216,7 @@ class OfficialRunner:
                             height=r.height, width=r.width, num_frames=r.num_frames,
                                 frame_rate=r.fps, num_inference_steps=r.steps,
                                 video_guider_params=video_params, audio_guider_params=audio_params,
-                                images=conditioning_images(case))
+                                images=self.conditioning_images(case, model))
             t1 = time.perf_counter()
             chunks = [c.to("cpu") for c in video]  # the VAE decodes lazily, chunk by chunk
         t2 = time.perf_counter()

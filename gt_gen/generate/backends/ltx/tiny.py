@@ -91,19 +91,19 @@ def structure_video_decoder_(decoder: torch.nn.Module) -> None:
     """Make the tiny video decoder a smooth function of the latents (gt_gen.generate.tiny_init).
 
     At tiny size the latent is 2x2 pixels (32x spatial compression), so the picture has to come
-    from the latent's *channels*: each depth-to-space convolution copies input channel
-    ``o mod C_in`` into output channel ``o``, which unpacks the latent channels into space as a
-    trained VAE does (its channels carry sub-pixel detail), blurred by every kernel; the final
-    convolution gives R, G and B different channels. Another seed, another picture; reruns
-    stay bit-identical."""
-    from gt_gen.generate.tiny_init import structure_decoder_
+    from the latent's *channels*: the first depth-to-space stages unpack channels into
+    sub-positions (:func:`~gt_gen.generate.tiny_init.depth_to_space`, as a trained VAE's channels
+    carry sub-pixel detail); the last stage and the final unpatchify upsample nearest, R, G and
+    B reading different channels; every kernel blurs. The picture is a smooth field of blobs
+    that another seed changes; reruns stay bit-identical."""
+    from gt_gen.generate.tiny_init import depth_to_space, nearest, structure_decoder_
 
-    patch = int(decoder.patch_size) ** 2
-
-    def rgb(o: int, c_in: int, c_out: int) -> int:
-        return (o + (o // patch) * 5) % c_in
-
-    structure_decoder_(decoder, channel_maps={"conv_out.conv": rgb})
+    ups = [(name, mod) for name, mod in decoder.named_modules()
+           if type(mod).__name__ == "DepthToSpaceUpsample"]
+    maps = {f"{name}.conv.conv": (nearest if i == len(ups) - 1 else depth_to_space)(
+        math.prod(mod.stride)) for i, (name, mod) in enumerate(ups)}
+    maps["conv_out.conv"] = nearest(int(decoder.patch_size) ** 2, stride=5)
+    structure_decoder_(decoder, channel_maps=maps)
 
 
 #: Scale of the tiny transformer's output layers (video and audio). Why: a random transformer's
