@@ -164,6 +164,7 @@ def bench_shape(root: Path, name: str, count: int, shape: tuple[int, int, int], 
 
     floor = median(decode_both, repeat)
     whole = ("--frames", "all", "--gate-frames", "all")
+    cli(group, out, ids[:1], device, *whole)  # warm-up, not counted: CUDA kernel build, disk cache
     t1_whole = median(lambda: cli(group, out, ids[:1], device, *whole), repeat)
     tn_whole = median(lambda: cli(group, out, ids, device, *whole), repeat)
     t1_key = median(lambda: cli(group, out, ids[:1], device), repeat)

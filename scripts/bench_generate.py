@@ -9,6 +9,11 @@ Two views, measured side by side in one invocation, medians of --repeat rounds:
   again once every model it needs is in memory. Target: <= 1.05 for every case after the first.
 
     python scripts/bench_generate.py [--repeat 3] [--group tiny]
+    python scripts/bench_generate.py --profile random-full [--device cuda] [--json FILE]
+
+``--profile random-full`` measures the ltx cases at full size with random weights on a GPU
+(gt_gen.generate.backends.ltx.random_full): per case wall, s/step, build time, peak memory and
+the load-once ratio (see :func:`bench_random_full`).
 """
 
 from __future__ import annotations
@@ -54,13 +59,153 @@ def in_process(cases, out: Path) -> dict[str, dict[str, float]]:
     return res
 
 
+RANDOM_FULL_CASES = ("ltx_2.3_one_stage_ti2v", "ltx_2.3_two_stage_t2v_2gpus", "ltx_2_3_hq_pipeline",
+                     "ltx_2_two_stage_t2v")
+
+
+def bench_random_full(a: argparse.Namespace) -> int:
+    """``--profile random-full``: each ltx case at its own request through the official pipelines,
+    real architectures, random weights built on the device. Per case, a cold run (models built)
+    and a warm run (the same models reused, as every later case of a group): wall, s/step per
+    denoising pass, build time, peak device memory, and the load-once ratio warm/cold.
+
+    ``--reuse auto``: keep the models (``models``) where they fit -- one-stage anywhere, two-stage
+    (two transformers) only on a card of >= 120 GiB -- else the official behaviour (``none``);
+    a case that runs out of memory keeping its models is measured again with ``none``."""
+    import dataclasses
+    import gc
+
+    from gt_gen.cases import load_registry
+    from gt_gen.generate.backends.ltx.random_full import RandomFullRunner, resolve_random_full
+    from gt_gen.generate.backends.ltx.tiny_patch import cpu_synchronize_noop
+    from gt_gen.generate.progress import Progress
+
+    dev = torch.device(a.device)
+    cuda = dev.type == "cuda"
+    card_gib = torch.cuda.get_device_properties(dev).total_memory / 2**30 if cuda else 0.0
+
+    def sync() -> None:
+        if cuda:
+            torch.cuda.synchronize(dev)
+
+    class StepTimer(Progress):
+        def __init__(self) -> None:
+            super().__init__(quiet=True)
+            self.passes: list[list[float]] = []
+
+        def steps(self, iterable, total=None):  # type: ignore[no-untyped-def]
+            times: list[float] = []
+            self.passes.append(times)
+            sync()
+            t = time.perf_counter()
+            for item in iterable:
+                yield item
+                sync()
+                now = time.perf_counter()
+                times.append(now - t)
+                t = now
+
+    def measure(case, model, runner) -> dict:  # type: ignore[no-untyped-def]
+        timer = StepTimer()
+        if cuda:
+            torch.cuda.reset_peak_memory_stats(dev)
+        gen0, secs0 = runner.memo.stats.bytes, runner.memo.stats.seconds
+        with cpu_synchronize_noop(dev), timer.patch_official_loops():
+            sync()
+            t0 = time.perf_counter()
+            out = runner.run(case, model)
+            sync()
+            wall = time.perf_counter() - t0
+        res = {"wall_s": wall, "build_s": out.timings["load_s"], "builds": out.builds,
+               "random_init_s": runner.memo.stats.seconds - secs0,
+               "generated_gb": (runner.memo.stats.bytes - gen0) / 1e9,
+               "passes": [{"steps": len(p), "s_per_step_mean": statistics.fmean(p),
+                           "s_per_step_median": statistics.median(p), "total_s": sum(p)}
+                          for p in timer.passes if p],
+               "frames": list(out.frames.shape), "video_decode_s": out.timings["video_decode_s"]}
+        if cuda:
+            res["peak_allocated_gib"] = torch.cuda.max_memory_allocated(dev) / 2**30
+            res["peak_reserved_gib"] = torch.cuda.max_memory_reserved(dev) / 2**30
+        return res
+
+    def free(runner) -> None:  # type: ignore[no-untyped-def]
+        runner.release()
+        gc.collect()
+        if cuda:
+            torch.cuda.empty_cache()
+
+    by_id = {c.id: c for c in load_registry().select(group="ltx")}
+    report: dict = {"profile": "random-full", "device": str(dev), "reuse": a.reuse, "scale": a.scale,
+                    "gpu": torch.cuda.get_device_name(dev) if cuda else None,
+                    "card_gib": card_gib, "torch": torch.__version__, "cases": {}}
+    for cid in a.cases or RANDOM_FULL_CASES:
+        case = by_id[cid]
+        over = {k: v for k, v in (("width", a.width), ("height", a.height), ("num_frames", a.frames),
+                                  ("steps", a.steps)) if v}
+        if over:  # dry runs only (recorded): the GPU numbers are at each case's own request
+            case = dataclasses.replace(case, request=dataclasses.replace(case.request, **over))
+        r = case.request
+        entry: dict = {"pipeline": case.pipeline, "overrides": over,
+                       "request": f"{r.width}x{r.height}x{r.num_frames}, {r.steps} steps"}
+        report["cases"][cid] = entry
+        reuse = a.reuse
+        if reuse == "auto":
+            reuse = "models" if case.pipeline == "one_stage" or card_gib >= 120 else "none"
+        t0 = time.perf_counter()
+        model = resolve_random_full(case, scale=a.scale)
+        entry["skeleton_s"] = time.perf_counter() - t0
+        while True:
+            entry["reuse"] = reuse
+            runner = RandomFullRunner(dev, reuse, scale=a.scale)
+            retry = False
+            try:
+                entry["runs"] = {run: measure(case, model, runner) for run in ("cold", "warm")}
+                entry["load_once_ratio_warm_over_cold"] = (entry["runs"]["warm"]["wall_s"]
+                                                           / entry["runs"]["cold"]["wall_s"])
+                print(f"{cid} [{reuse}]: cold {entry['runs']['cold']['wall_s']:.1f}s, warm "
+                      f"{entry['runs']['warm']['wall_s']:.1f}s", file=sys.stderr)
+            except Exception as exc:  # an OOM is a result too; the next case goes on
+                err = f"{type(exc).__name__}: {' '.join(str(exc).split())[:400]}"
+                entry[f"error_{reuse}"] = err
+                if cuda:
+                    entry[f"peak_allocated_gib_at_error_{reuse}"] = (
+                        torch.cuda.max_memory_allocated(dev) / 2**30)
+                print(f"{cid} [{reuse}]: {err[:200]}", file=sys.stderr)
+                oom = isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in err.lower()
+                retry = oom and reuse == "models"
+            finally:
+                free(runner)
+                del runner
+            if not retry:
+                break
+            reuse = "none"
+    text = json.dumps(report, indent=2)
+    if a.json:
+        Path(a.json).write_text(text + "\n")
+    print(text)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from gt_gen.cases import load_registry
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--group", default="tiny")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--profile", choices=("tiny", "random-full"), default="tiny",
+                    help="random-full: the ltx cases at full size, random weights, on --device")
+    ap.add_argument("--device", default="cuda", help="random-full: cuda or cpu")
+    ap.add_argument("--reuse", choices=("auto", "models", "state_dicts", "none"), default="auto",
+                    help="random-full: the generate --reuse mode (auto: models where they fit)")
+    ap.add_argument("--cases", nargs="*", help="random-full: case ids (default: the ltx group)")
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="random-full: shrink the models (CPU dry runs only; 1.0 is full size)")
+    for k in ("width", "height", "frames", "steps"):
+        ap.add_argument(f"--{k}", type=int, help=f"random-full: override {k} (dry runs only)")
+    ap.add_argument("--json", help="random-full: also write the report to this file")
     a = ap.parse_args(argv)
+    if a.profile == "random-full":
+        return bench_random_full(a)
     cases = load_registry().select(group=a.group)
     ids = [c.id for c in cases]
     rounds = []

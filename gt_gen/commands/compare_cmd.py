@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ from gt_gen.commands.common import add_selection, select
 from gt_gen.metrics.clip import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_REVISION
 
 if TYPE_CHECKING:  # the heavy modules (numpy, cv2, torch) are imported by run(), not by --help
+    from concurrent.futures import Executor, Future
+
     from gt_gen.compare import CompareOptions
     from gt_gen.results import CaseResult
     from gt_gen.store.integrity import Verifier
@@ -74,9 +77,10 @@ def open_source(args: argparse.Namespace):
 
 @dataclass
 class Loaded:
-    """One case's inputs, read before its metrics run (in the prefetch thread): every read of
-    the GT source and of the candidate files happens here, so the source is only ever used
-    from one thread, while the metrics of the case before run on the main thread."""
+    """One case's inputs, read before its metrics run, off the main thread: the GT part by the
+    one thread that ever touches the GT source (in case order), the candidate part by a few
+    threads at once (local files; OpenCV's key-frame seek is the slow step), while the metrics
+    of earlier cases run on the main thread."""
 
     case: Any
     result: CaseResult | None = None  # no GT or no candidate: nothing to compute
@@ -87,53 +91,95 @@ class Loaded:
     cand_path: Path | None = None
     verification: str = ""
     gt_video: tuple[str, bytes] | None = None  # (path in the source, bytes): --frames all
+    gt_video_error: BaseException | None = None  # raised only if the video is used
     no_video: str = ""  # why there are no whole-video curves
 
 
-def load_case(case, reader: Verifier, platform: str | None, candidate: Path, single: bool,
-              whole: bool) -> Loaded:
-    """Everything :func:`run` needs of ``case`` from the GT source and the candidate files."""
-    from gt_gen.compare import find_candidate, load_candidate_frames, load_gt_frames
+def load_gt_part(case, reader: Verifier, platform: str | None, whole: bool) -> Loaded:
+    """The GT key frames of ``case`` (and, for ``--frames all``, its GT mp4's bytes)."""
+    from gt_gen.compare import load_gt_frames
     from gt_gen.naming import video_name
-    from gt_gen.results import CaseResult
     from gt_gen.store.lookup import video_relpath
 
     missing, gt, gt_folder, gt_files = load_gt_frames(reader, case, platform)
     if missing is not None:
         return Loaded(case, result=missing)
-    cand_path = find_candidate(candidate, case, single=single)
-    if cand_path is None:
-        return Loaded(case, result=CaseResult(case.id, case.modality, "missing_candidate",
-                                              f"no output for {case.id} under {candidate}"))
-    got = Loaded(case, gt=gt, cand=load_candidate_frames(cand_path, case), gt_folder=gt_folder,
-                 gt_files=gt_files, cand_path=cand_path)
+    got = Loaded(case, gt=gt, gt_folder=gt_folder, gt_files=gt_files)
     if whole and case.modality == "video":
-        rel = video_relpath(reader.source, gt_folder, case) if cand_path.suffix == ".mp4" else None
+        rel = video_relpath(reader.source, gt_folder, case)
         if rel is None:
-            got.no_video = ("the candidate is not an mp4" if cand_path.suffix != ".mp4"
-                            else f"no {video_name(case)} beside the GT key frames")
+            got.no_video = f"no {video_name(case)} beside the GT key frames"
         else:
-            got.gt_video = (rel, reader.read(rel))
+            try:  # a bad GT video matters only if the candidate is an mp4: decided later
+                got.gt_video = (rel, reader.read(rel))
+            except Exception as exc:  # noqa: BLE001  (re-raised where the video is used)
+                got.gt_video_error = exc
     got.verification = reader.verification(list(gt_files.values()))
     return got
 
 
-def prefetched(items: list[Any], load: Callable[[Any], Loaded]) -> Iterator[Loaded]:
-    """``load(item)`` for each item in order, the next one read in a background thread while
-    the caller works on the current one (one ahead: memory stays at two cases). An error of a
-    load is raised when its case comes up, as if read in line."""
+def load_candidate_part(case, candidate: Path, single: bool) -> tuple[Path | None, dict[str, Any]]:
+    """The candidate output of ``case`` and its key frames (``None``: no output found)."""
+    from gt_gen.compare import find_candidate, load_candidate_frames
+
+    cand_path = find_candidate(candidate, case, single=single)
+    return cand_path, ({} if cand_path is None else load_candidate_frames(cand_path, case))
+
+
+def join_parts(got: Loaded, cand: Future[tuple[Path | None, dict[str, Any]]], candidate: Path) -> Loaded:
+    """The case's GT part completed with its candidate part (whose errors, like a sequential
+    read's, count only for a case that has GT)."""
+    from gt_gen.results import CaseResult
+
+    if got.result is not None:
+        return got
+    cand_path, frames = cand.result()
+    case = got.case
+    if cand_path is None:
+        got.result = CaseResult(case.id, case.modality, "missing_candidate",
+                                f"no output for {case.id} under {candidate}")
+        return got
+    got.cand_path, got.cand = cand_path, frames
+    if cand_path.suffix != ".mp4":  # no curves whatever the GT holds; its video stays unread
+        got.gt_video, got.gt_video_error, got.no_video = None, None, "the candidate is not an mp4"
+    if got.gt_video_error is not None:
+        raise got.gt_video_error
+    return got
+
+
+def read_ahead() -> int:
+    """Cases read ahead of the one being measured: one on a small machine, up to four where
+    there are cores to spare (each is a few frames in memory, never a decoded video)."""
+    return max(1, min(4, (os.cpu_count() or 2) // 4))
+
+
+def ahead_of_time(items: list[Any], fn: Callable[[Any], Any], pool: Executor,
+                  ahead: int) -> Iterator[Future[Any]]:
+    """``fn(item)`` submitted to ``pool`` for each item, at most ``ahead`` beyond the one the
+    caller holds; the futures come back in item order (errors stay in them until asked)."""
+    window: deque[Future[Any]] = deque(pool.submit(fn, x) for x in items[:ahead])
+    rest = iter(items[ahead:])
+    while window:
+        cur = window.popleft()
+        nxt = next(rest, _END)
+        if nxt is not _END:
+            window.append(pool.submit(fn, nxt))
+        yield cur
+
+
+_END = object()
+
+
+def prefetched(items: list[Any], load: Callable[[Any], Any], ahead: int = 1) -> Iterator[Any]:
+    """``load(item)`` for each item in order, read by one background thread at most ``ahead``
+    items beyond the caller's; an error of a load is raised when its item comes up, as if read
+    in line."""
     from concurrent.futures import ThreadPoolExecutor
 
-    if not items:
-        return
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gt-gen-read")
     try:
-        nxt = pool.submit(load, items[0])
-        for i in range(len(items)):
-            cur = nxt
-            if i + 1 < len(items):
-                nxt = pool.submit(load, items[i + 1])
-            yield cur.result()
+        for fut in ahead_of_time(items, load, pool, ahead):
+            yield fut.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -222,9 +268,16 @@ def run(args: argparse.Namespace) -> int:
     # Report images are encoded in the background (OpenCV releases the GIL), while the next
     # case is read in another thread and this one is measured here.
     painter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gt-gen-png")
+    ahead = read_ahead()
+    gt_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gt-gen-gt")  # the source: one thread
+    cand_reader = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="gt-gen-cand")
     try:
-        for got in prefetched(cases, lambda c: load_case(c, reader, platform, candidate,
-                                                         len(cases) == 1, opts.frames == "all")):
+        gt_parts = ahead_of_time(cases, lambda c: load_gt_part(c, reader, platform, opts.frames == "all"),
+                                 gt_reader, ahead)
+        cand_parts = ahead_of_time(cases, lambda c: load_candidate_part(c, candidate, len(cases) == 1),
+                                   cand_reader, ahead)
+        for gt_part, cand_part in zip(gt_parts, cand_parts):
+            got = join_parts(gt_part.result(), cand_part, candidate)
             case = got.case
             if got.result is not None:
                 results.append(got.result)
@@ -250,7 +303,8 @@ def run(args: argparse.Namespace) -> int:
             results.append(res)
         encoded = {name: fut.result() for name, fut in images.items()}
     finally:
-        painter.shutdown(wait=True, cancel_futures=True)
+        for pool in (gt_reader, cand_reader, painter):
+            pool.shutdown(wait=True, cancel_futures=True)
 
     require_reachable(source, [r.message for r in results if r.status == "unknown_gt"], len(cases))
     meta = {"tool": "gt-gen", "version": __version__,

@@ -14,8 +14,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_selection(p, group_required=True)
     p.add_argument("--out", required=True, help="output directory (mp4, key-frame PNGs, manifest)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    p.add_argument("--profile", choices=("auto", "tiny", "full"), default="auto",
-                   help="tiny: offline tiny checkpoints; full: hub weights; auto: by case")
+    p.add_argument("--profile", choices=("auto", "tiny", "full", "random-full"), default="auto",
+                   help="tiny: offline tiny checkpoints; full: hub weights; auto: by case; "
+                        "random-full: the real LTX-2 architectures with random weights made on "
+                        "the device (cost and fit of a full-size case, not GT)")
     p.add_argument("--weights-dir", default=os.environ.get("GT_GEN_WEIGHTS_DIR"),
                    help="local files overriding hub downloads (DIR/<file>, DIR/<repo>/<file>)")
     p.add_argument("--allow-unpinned", action="store_true",

@@ -459,6 +459,18 @@ def _write_outputs(case: Case, out: DiffusersOutput, out_dir: Path) -> dict[str,
     return write_case_outputs(case, out, out_dir, OfficialEncoder())  # type: ignore[arg-type]
 
 
+def unsupported_reason(case: Case) -> str | None:
+    """Why diffusers' LTX-2 pipelines cannot produce a candidate for ``case`` (None: they can)."""
+    if case.backend != "ltx_official" or not case.is_official or case.modality != "video":
+        return f"not an official LTX-2 video case (backend {case.backend})"
+    if case.pipeline not in SUPPORTED:
+        return f"pipeline {case.pipeline} has no diffusers equivalent (diffusers has no res2s sampler)" \
+            if case.pipeline == "two_stage_hq" else f"pipeline {case.pipeline} is not wired to diffusers"
+    if case.request.image is not None:
+        return "image conditioning (LTX2ImageToVideoPipeline) is not wired in gt-gen yet"
+    return None
+
+
 def run_diffusers(args: Any, cases: list[Case]) -> int:
     """``gt-gen candidates --engine diffusers``: every case through diffusers, named for compare.
 
@@ -478,17 +490,22 @@ def run_diffusers(args: Any, cases: list[Case]) -> int:
     if args.server:
         raise UsageError("--server is for --engine sglang")
     check_device(args.device)
-    bad = [c.id for c in cases if c.modality != "video" or not c.is_official]
-    if bad:
-        raise UsageError(f"--engine diffusers runs official-comparable LTX-2 video cases; not {bad}")
-    injected = {c.id: read_inputs(Path(args.inject_noise), c) for c in cases} if args.inject_noise else {}
-    check_out_dir(args.out, ["candidates.json"] + [video_name(c) for c in cases])
+    reasons = {c.id: r for c in cases if (r := unsupported_reason(c))}
+    runnable = [c for c in cases if c.id not in reasons]
+    if not runnable:
+        raise UsageError(f"--engine diffusers can run none of the selected cases: {reasons}")
+    injected = ({c.id: read_inputs(Path(args.inject_noise), c) for c in runnable}
+                if args.inject_noise else {})
+    check_out_dir(args.out, ["candidates.json"] + [video_name(c) for c in runnable])
     out = Path(args.out)
     record: dict[str, Any] = {"engine": "diffusers", "precision": args.precision,
                               "inject_noise": bool(args.inject_noise), "cases": {}}
+    for cid, why in reasons.items():
+        record["cases"][cid] = {"status": "unsupported", "reason": why}
+        print(f"{cid}: unsupported by --engine diffusers ({why})")
     engines: dict[Path, DiffusersLTX] = {}
     failed = 0
-    for case in cases:
+    for case in runnable:
         try:
             model = resolve_model(case)
             folder = converted_folder(case, model)

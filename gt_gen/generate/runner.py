@@ -67,6 +67,11 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+#: ``random-full``: the real LTX-2 architectures with random weights made on the device
+#: (gt_gen.generate.backends.ltx.random_full): what a full-size case costs, without the weights.
+PROFILES = ("auto", "tiny", "full", "random-full")
+
+
 class GroupRun:
     """One ``gt-gen generate`` invocation."""
 
@@ -75,8 +80,8 @@ class GroupRun:
                  allow_unpinned: bool = False, reuse: str = "models",
                  progress: Progress | None = None, run_url: str = "",
                  backends: dict[str, Backend] | None = None) -> None:
-        if profile not in ("auto", "tiny", "full"):
-            raise UsageError(f"unknown profile {profile!r}; use tiny, full or auto")
+        if profile not in PROFILES:
+            raise UsageError(f"unknown profile {profile!r}; use one of {', '.join(PROFILES)}")
         self.cases, self.out_dir = cases, out_dir
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
@@ -97,8 +102,11 @@ class GroupRun:
     def _profile_of(self, case: Case) -> str:
         if self.profile == "auto":
             return "tiny" if case.model.is_tiny else "full"
-        if self.profile == "full" and case.model.is_tiny:
+        if self.profile in ("full", "random-full") and case.model.is_tiny:
             raise UsageError(f"case {case.id} uses the tiny model; run it with --profile tiny")
+        if self.profile == "random-full" and case.backend != "ltx_official":
+            raise UsageError(f"case {case.id}: --profile random-full covers the official LTX-2 "
+                             f"cases (backend ltx_official), not backend {case.backend}")
         return self.profile
 
     def backend(self, case: Case) -> Backend:

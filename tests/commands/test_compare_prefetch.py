@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gt_gen.commands.compare_cmd import prefetched
+from gt_gen.commands.compare_cmd import Loaded, ahead_of_time, join_parts, prefetched
 from gt_gen.frames import read_key_frames
 from gt_gen.reports.sidebyside import PREVIEW_PANEL_WIDTH
 from tests.casefiles import case_toml
@@ -27,8 +27,8 @@ class Boom(Exception):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(0, 8), st.one_of(st.none(), st.integers(0, 8)))
-def test_order_errors_and_lookahead(n: int, bad: int | None) -> None:
+@given(st.integers(0, 8), st.one_of(st.none(), st.integers(0, 8)), st.integers(1, 4))
+def test_order_errors_and_lookahead(n: int, bad: int | None, ahead: int) -> None:
     started: list[int] = []
     main = threading.get_ident()
     threads: set[int] = set()
@@ -43,16 +43,57 @@ def test_order_errors_and_lookahead(n: int, bad: int | None) -> None:
     got: list[int] = []
     if bad is not None and bad < n:
         with pytest.raises(Boom) as err:
-            for v in prefetched(list(range(n)), load):
+            for v in prefetched(list(range(n)), load, ahead):
                 got.append(v)
-                assert max(started) <= v // 10 + 1  # at most one case ahead
+                assert max(started) <= v // 10 + ahead  # never more than `ahead` cases ahead
         assert err.value.args == (bad,) and got == [i * 10 for i in range(bad)]
     else:
-        for v in prefetched(list(range(n)), load):
+        for v in prefetched(list(range(n)), load, ahead):
             got.append(v)
-            assert max(started) <= v // 10 + 1
+            assert max(started) <= v // 10 + ahead
         assert got == [i * 10 for i in range(n)]
     assert main not in threads  # every read happened off the main thread
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10), st.integers(1, 4), st.integers(1, 4))
+def test_ahead_of_time_keeps_order_with_several_workers(n: int, ahead: int, workers: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def slow(i: int) -> int:
+        time.sleep(0.001 * ((7 * i) % 3))  # finish out of order
+        return i
+
+    with ThreadPoolExecutor(workers) as pool:
+        assert [f.result() for f in ahead_of_time(list(range(n)), slow, pool, ahead)] == list(range(n))
+
+
+def test_candidate_errors_count_only_where_there_is_gt(tmp_path: Path) -> None:
+    """As when read in line: a case without GT is `missing_gt`, whatever its candidate holds."""
+    from concurrent.futures import Future
+
+    from gt_gen.cases import load_registry
+    from gt_gen.results import CaseResult
+
+    case = load_registry().get("tiny_one_stage_t2v")
+    broken: Future = Future()
+    broken.set_exception(Boom("corrupt candidate"))
+    no_gt = Loaded(case, result=CaseResult(case.id, "video", "missing_gt", "no GT"))
+    assert join_parts(no_gt, broken, tmp_path).result.status == "missing_gt"
+    with pytest.raises(Boom):
+        join_parts(Loaded(case), broken, tmp_path)
+    gone: Future = Future()
+    gone.set_result((None, {}))
+    assert join_parts(Loaded(case), gone, tmp_path).result.status == "missing_candidate"
+    # A bad GT video is an error only if the candidate is an mp4 (else it is never used).
+    dir_cand: Future = Future()
+    dir_cand.set_result((tmp_path, {"first": 1}))
+    got = join_parts(Loaded(case, gt_video_error=Boom("bad GT video")), dir_cand, tmp_path)
+    assert got.no_video == "the candidate is not an mp4" and got.gt_video is None
+    mp4_cand: Future = Future()
+    mp4_cand.set_result((tmp_path / "c.mp4", {"first": 1}))
+    with pytest.raises(Boom, match="bad GT video"):
+        join_parts(Loaded(case, gt_video_error=Boom("bad GT video")), mp4_cand, tmp_path)
 
 
 def test_reading_overlaps_the_work() -> None:

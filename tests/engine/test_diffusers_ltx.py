@@ -101,3 +101,17 @@ def tiny_cases(tmp_path: Path) -> Path:
     shutil.copy(REPO / "cases" / "tiny.toml", root / "tiny.toml")
     shutil.copytree(REPO / "cases" / "assets", root / "assets")
     return root
+
+
+def test_what_diffusers_cannot_run_is_named_not_failed(tiny_cases: Path, tmp_path: Path) -> None:
+    from gt_gen.cases import load_group_file
+    from gt_gen.engine.diffusers_ltx import unsupported_reason
+
+    by_id = {c.id: c for c in load_group_file(tiny_cases / "tiny.toml")}
+    assert unsupported_reason(by_id["tiny_one_stage_t2v"]) is None
+    assert unsupported_reason(by_id["tiny_two_stage_t2v"]) is None
+    assert "res2s" in (unsupported_reason(by_id["tiny_hq_ti2v"]) or "")
+    out = tmp_path / "cand"
+    assert main(["candidates", "--cases", str(tiny_cases), "--group", "tiny", "--case",
+                 "tiny_hq_ti2v", "--engine", "diffusers", "--out", str(out)]) == 2
+    assert not out.exists()

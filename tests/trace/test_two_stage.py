@@ -1,8 +1,8 @@
 """Two-stage (latent upsampler + distilled LoRA) through diffusers, traced against the official run.
 
 Where it differs and why (measured, CPU, fp32 vs fp32, inputs injected): stage 1, the upsampled
-latent (rel_l2 1.9e-5) and the stage-2 noise agree; the first stage out of tolerance is stage
-2's first x0 (rel_l2 7e-4, ending near 62 dB). The distilled LoRA explains all of it: the
+latent (rel_l2 <= 1.9e-5) and the stage-2 noise agree; the first stage out of tolerance is stage
+2's first x0 (rel_l2 2.7e-4 to 7e-4 depending on the tiny weights, frames ending near 62 dB). The distilled LoRA explains all of it: the
 official loader computes the LoRA delta ``B @ A`` in the LoRA file's dtype (bf16) before adding it
 to the weight, while diffusers/PEFT fuse in the weight's dtype (fp32). Fusing the delta the
 official way makes the whole two-stage run match (>= 84 dB).

@@ -34,10 +34,17 @@ class LtxBackend:
                  runner: OfficialRunner | None = None) -> None:
         self.device = device
         self.runner = runner or OfficialRunner(device, reuse)
+        self.reuse = reuse
+        #: The ``random-full`` profile's runner (random weights, same pipelines), made on first use.
+        self._random_runner: OfficialRunner | None = None
         self._recorded: dict[str, Any] = {}
 
     def resolve(self, case: Case, profile: str, *, weights_dir: Path | None,
                 allow_unpinned: bool) -> ResolvedModel:
+        if profile == "random-full":
+            from gt_gen.generate.backends.ltx.random_full import resolve_random_full
+
+            return resolve_random_full(case)
         if profile == "tiny":
             if not case.model.is_tiny:
                 raise UsageError(f"case {case.id} is a full-size case; --profile tiny applies to "
@@ -52,9 +59,18 @@ class LtxBackend:
         from gt_gen.trace.inputs import recorded_inputs
 
         with recorded_inputs() as rec:  # initial noise + sigmas, for --inject-noise
-            out = self.runner.run(case, resolved)
+            out = self._runner_for(resolved).run(case, resolved)
         self._recorded[case.id] = rec
         return out
+
+    def _runner_for(self, resolved: ResolvedModel) -> OfficialRunner:
+        if resolved.provenance.get("profile") != "random-full":
+            return self.runner
+        if self._random_runner is None:
+            from gt_gen.generate.backends.ltx.random_full import RandomFullRunner
+
+            self._random_runner = RandomFullRunner(self.device, self.reuse)
+        return self._random_runner
 
     def finish(self, case: Case, out: CaseOutput, out_dir: Path) -> dict[str, Any]:
         from gt_gen.trace.inputs import write_inputs
@@ -79,6 +95,8 @@ class LtxBackend:
     def release(self) -> None:
         self._recorded.clear()
         self.runner.release()
+        if self._random_runner is not None:
+            self._random_runner.release()
 
     @contextlib.contextmanager
     def session(self, cases: list[Case], progress: Progress) -> Iterator[None]:

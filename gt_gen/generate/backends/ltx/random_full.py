@@ -249,7 +249,11 @@ def scaled_main(main: dict[str, Any], scale: float) -> dict[str, Any]:
         for _, params in blocks:
             if "num_layers" in params:
                 params["num_layers"] = 1
-    cfg["audio_vae"]["model"]["params"]["ddconfig"]["num_res_blocks"] = 1
+    for _, params in v["encoder_blocks"]:  # the encoder has no base-width knob: keep it at 128
+        if "multiplier" in params:
+            params["multiplier"] = 1
+    dd = cfg["audio_vae"]["model"]["params"]["ddconfig"]
+    dd["num_res_blocks"], dd["ch_mult"] = 1, [1] * len(dd["ch_mult"])
     voc = cfg["vocoder"]
     for sub in ([voc["vocoder"], voc["bwe"]] if "bwe" in voc else [voc]):
         floor = 2 ** (len(sub["upsample_rates"]) + 1)
@@ -435,7 +439,7 @@ class RandomStateDictLoader:
     built from that config (so no key is missing and none is extra), generated on ``device`` (the
     generator runs on ``gen_device`` when that is faster, e.g. a LoRA bound for the CPU)."""
 
-    def __init__(self, configurator: type, *, gen_device: torch.device, stats: BuildStats,
+    def __init__(self, configurator: Any, *, gen_device: torch.device, stats: BuildStats,
                  dtype: torch.dtype = torch.bfloat16) -> None:
         from ltx_core.loader import SafetensorsModelStateDictLoader
 
