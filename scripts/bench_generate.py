@@ -105,12 +105,43 @@ def bench_random_full(a: argparse.Namespace) -> int:
                 times.append(now - t)
                 t = now
 
+    import contextlib
+    import importlib
+
+    @contextlib.contextmanager
+    def stage_timers(spent: dict):  # type: ignore[no-untyped-def]
+        """Time the pipelines' own stage functions (as their modules see them), synced."""
+        names = {"encode_prompts": "text_encode_s", "combined_image_conditionings":
+                 "image_conditioning_s", "upsample_video": "upsample_s",
+                 "vae_decode_audio": "audio_decode_s"}
+        mods = [importlib.import_module(m) for m in ("ltx_pipelines.ti2vid_one_stage",
+                "ltx_pipelines.ti2vid_two_stages", "ltx_pipelines.ti2vid_two_stages_hq")]
+        saved = [(m, n, getattr(m, n)) for m in mods for n in names if hasattr(m, n)]
+
+        def timed(fn, label):  # type: ignore[no-untyped-def]
+            def inner(*args, **kw):  # type: ignore[no-untyped-def]
+                sync()
+                t = time.perf_counter()
+                res = fn(*args, **kw)
+                sync()
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - t
+                return res
+            return inner
+        for m, n, fn in saved:
+            setattr(m, n, timed(fn, names[n]))
+        try:
+            yield
+        finally:
+            for m, n, fn in saved:
+                setattr(m, n, fn)
+
     def measure(case, model, runner) -> dict:  # type: ignore[no-untyped-def]
         timer = StepTimer()
+        spent: dict = {}
         if cuda:
             torch.cuda.reset_peak_memory_stats(dev)
         gen0, secs0 = runner.memo.stats.bytes, runner.memo.stats.seconds
-        with cpu_synchronize_noop(dev), timer.patch_official_loops():
+        with cpu_synchronize_noop(dev), timer.patch_official_loops(), stage_timers(spent):
             sync()
             t0 = time.perf_counter()
             out = runner.run(case, model)
@@ -122,7 +153,8 @@ def bench_random_full(a: argparse.Namespace) -> int:
                "passes": [{"steps": len(p), "s_per_step_mean": statistics.fmean(p),
                            "s_per_step_median": statistics.median(p), "total_s": sum(p)}
                           for p in timer.passes if p],
-               "frames": list(out.frames.shape), "video_decode_s": out.timings["video_decode_s"]}
+               "frames": list(out.frames.shape), "video_decode_s": out.timings["video_decode_s"],
+               "stages_s": spent}
         if cuda:
             res["peak_allocated_gib"] = torch.cuda.max_memory_allocated(dev) / 2**30
             res["peak_reserved_gib"] = torch.cuda.max_memory_reserved(dev) / 2**30
@@ -179,10 +211,22 @@ def bench_random_full(a: argparse.Namespace) -> int:
             if not retry:
                 break
             reuse = "none"
-    text = json.dumps(report, indent=2)
-    if a.json:
-        Path(a.json).write_text(text + "\n")
-    print(text)
+        if a.json:  # after every case: a run cut short still leaves what it measured
+            Path(a.json).write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+    print(f"{report['gpu']} ({card_gib:.0f} GiB), random-full, reuse {a.reuse}", file=sys.stderr)
+    for cid, e in report["cases"].items():
+        errs = "; ".join(f"{k}: {v[:120]}" for k, v in e.items() if k.startswith("error_"))
+        print(f"{cid} [{e.get('reuse')}] {e['request']} {errs}", file=sys.stderr)
+        for run, v in e.get("runs", {}).items():
+            steps = ", ".join(f"{p['steps']}x{p['s_per_step_mean']:.3f}s" for p in v["passes"])
+            print(f"  {run}: wall {v['wall_s']:.1f}s build {v['build_s']:.1f}s steps [{steps}] "
+                  f"peak {v.get('peak_allocated_gib', 0):.1f}/{v.get('peak_reserved_gib', 0):.1f} GiB "
+                  f"stages {dict((k, round(x, 1)) for k, x in v['stages_s'].items())} "
+                  f"decode {v['video_decode_s']:.1f}s", file=sys.stderr)
+        if "load_once_ratio_warm_over_cold" in e:
+            print(f"  load-once ratio warm/cold {e['load_once_ratio_warm_over_cold']:.3f}",
+                  file=sys.stderr)
     return 0
 
 

@@ -78,11 +78,13 @@ def _delta(size: int, at: int) -> torch.Tensor:
     return row
 
 
-def _kernel(shape: tuple[int, ...], temporal: bool, causal: bool) -> torch.Tensor:
-    """A separable low-pass kernel over the spatial taps; over time, the tap of the current
-    frame (the last one for a causal convolution, padded on the past side; else the centre)."""
-    dims = [(_blur(s) if not (temporal and i == 0) else _delta(s, s - 1 if causal else s // 2))
-            for i, s in enumerate(shape)]
+def _kernel(shape: tuple[int, ...], temporal: bool, causal: bool,
+            sharp: bool = False) -> torch.Tensor:
+    """A separable low-pass kernel over the spatial taps (``sharp``: the centre tap only); over
+    time, the tap of the current frame (the last for a causal convolution, padded on the past
+    side; else the centre)."""
+    dims = [(_delta(s, s // 2) if sharp else _blur(s)) if not (temporal and i == 0)
+            else _delta(s, s - 1 if causal else s // 2) for i, s in enumerate(shape)]
     k = dims[0]
     for d in dims[1:]:
         k = torch.outer(k.flatten(), d).reshape(*k.shape, d.shape[0])
@@ -90,13 +92,13 @@ def _kernel(shape: tuple[int, ...], temporal: bool, causal: bool) -> torch.Tenso
 
 
 def structure_conv_(conv: torch.nn.Module, *, channel_map: ChannelMap = modulo,
-                    gain: float = 1.0) -> None:
+                    gain: float = 1.0, sharp: bool = False) -> None:
     """Weight = channel map x blur kernel, bias 0 (a smooth copy of the input's channels)."""
     w = conv.weight  # type: ignore[union-attr]
     c_out, c_in_g = int(w.shape[0]), int(w.shape[1])
     groups = int(getattr(conv, "groups", 1))
     kernel = _kernel(tuple(int(s) for s in w.shape[2:]), temporal=w.ndim == 5,
-                     causal="causal" in type(conv).__name__.lower())
+                     causal="causal" in type(conv).__name__.lower(), sharp=sharp)
     with torch.no_grad():
         w.zero_()
         for o in range(c_out):
@@ -114,11 +116,14 @@ def _is_conv(m: torch.nn.Module) -> bool:
 
 
 def structure_decoder_(decoder: torch.nn.Module, *, output_gain: float = 2.5,
-                       channel_maps: dict[str, ChannelMap] | None = None) -> None:
+                       channel_maps: dict[str, ChannelMap] | None = None,
+                       sharp: frozenset[str] = frozenset()) -> None:
     """Make ``decoder`` a smooth, latent-following upsampler (see the module docstring).
 
     ``channel_maps``: conv module name -> how its output channels group (e.g. a depth-to-space
-    conv whose outputs are ``c * factor + p``); others use :func:`modulo`.
+    conv whose outputs are ``c * factor + p``); others use :func:`modulo`. ``sharp``: conv
+    names that copy without blurring (where neighbours hold unrelated channels, a blur would
+    average the picture away).
     """
     maps = channel_maps or {}
     attention = [n for n, m in decoder.named_modules() if "attention" in type(m).__name__.lower()
@@ -141,7 +146,8 @@ def structure_decoder_(decoder: torch.nn.Module, *, output_gain: float = 2.5,
             elif _is_conv(mod):
                 cmap = maps.get(name, modulo)
                 last = any(part in ("conv_out", "head", "proj_out") for part in name.split("."))
-                structure_conv_(mod, channel_map=cmap, gain=output_gain if last else 1.0)
+                structure_conv_(mod, channel_map=cmap, gain=output_gain if last else 1.0,
+                                sharp=name in sharp)
         for name, p in decoder.named_parameters():
             # RMS-norm scales (Wan/Qwen decoders keep them as bare parameters named gamma).
             if name.endswith("gamma") and p.ndim >= 1:

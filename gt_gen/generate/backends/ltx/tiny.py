@@ -91,18 +91,21 @@ def structure_video_decoder_(decoder: torch.nn.Module) -> None:
     """Make the tiny video decoder a smooth function of the latents (gt_gen.generate.tiny_init).
 
     At tiny size the latent is 2x2 pixels (32x spatial compression), so the picture has to come
-    from the latent's *channels*: the depth-to-space stages unpack channels into sub-positions
-    (:func:`~gt_gen.generate.tiny_init.depth_to_space`, as a trained VAE's channels carry
-    sub-pixel detail); the final unpatchify upsamples nearest, R, G and B reading different
-    channels; every kernel blurs. The picture is a smooth field of blobs that another seed
-    changes; reruns stay bit-identical."""
+    from the latent's *channels*: the first depth-to-space stages unpack channels into
+    sub-positions without blurring (:func:`~gt_gen.generate.tiny_init.depth_to_space`, as a
+    trained VAE's channels carry sub-pixel detail); the last stage and the final unpatchify
+    upsample nearest and blur, R, G and B reading different channels. The picture is a smooth
+    field of blobs that another seed changes; reruns stay bit-identical."""
     from gt_gen.generate.tiny_init import depth_to_space, nearest, structure_decoder_
 
     ups = [(name, mod) for name, mod in decoder.named_modules()
            if type(mod).__name__ == "DepthToSpaceUpsample"]
-    maps = {f"{name}.conv.conv": depth_to_space(math.prod(mod.stride)) for name, mod in ups}
+    unpack = [f"{name}.conv.conv" for name, _ in ups[:-1]]
+    maps = {f"{name}.conv.conv": depth_to_space(math.prod(mod.stride)) for name, mod in ups[:-1]}
+    maps[f"{ups[-1][0]}.conv.conv"] = nearest(math.prod(ups[-1][1].stride))
     maps["conv_out.conv"] = nearest(int(decoder.patch_size) ** 2, stride=5)
-    structure_decoder_(decoder, channel_maps=maps, output_gain=1.0)
+    structure_decoder_(decoder, channel_maps=maps, output_gain=1.5,
+                       sharp=frozenset(["conv_in.conv", *unpack]))
 
 
 #: Scale of the tiny transformer's output layers (video and audio). Why: a random transformer's

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 #: Bump when anything below changes: it is part of the tiny checkpoints' cache key.
-TINY_BUILDER_VERSION = "6"
+TINY_BUILDER_VERSION = "7"
 #: Transformer blocks; STG in the tiny cases points at a block that exists (1), since the
 #: default STG block (28/29) does not exist in a 2-layer model and would silently do nothing.
 TINY_NUM_LAYERS = 2
