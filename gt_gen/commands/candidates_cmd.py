@@ -61,10 +61,11 @@ def _check_media(data: bytes, case: Case, suffix: str) -> None:
     with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
         tmp.write(data)
         tmp.flush()
+        where = f"the server's {case.modality} for case {case.id}"  # never the temp file's name
         if case.modality == "video":
-            fr.read_key_frames(tmp.name, case.key_frames)
+            fr.read_key_frames(tmp.name, case.key_frames, where=where)
         else:
-            fr.read_image(tmp.name)
+            fr.decode_image(data, where)
 
 
 def _image_path(out: Path, case: Case, data: bytes) -> Path:

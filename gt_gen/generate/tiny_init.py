@@ -94,7 +94,7 @@ def _kernel(shape: tuple[int, ...], temporal: bool, causal: bool,
 def structure_conv_(conv: torch.nn.Module, *, channel_map: ChannelMap = modulo,
                     gain: float = 1.0, sharp: bool = False) -> None:
     """Weight = channel map x blur kernel, bias 0 (a smooth copy of the input's channels)."""
-    w = conv.weight  # type: ignore[union-attr]
+    w: torch.Tensor = conv.weight  # type: ignore[assignment]
     c_out, c_in_g = int(w.shape[0]), int(w.shape[1])
     groups = int(getattr(conv, "groups", 1))
     kernel = _kernel(tuple(int(s) for s in w.shape[2:]), temporal=w.ndim == 5,
@@ -106,7 +106,7 @@ def structure_conv_(conv: torch.nn.Module, *, channel_map: ChannelMap = modulo,
                 w[o, channel_map(o, c_in_g, c_out)] = gain * kernel
             else:
                 w[o, o % c_in_g] = gain * kernel
-        bias = getattr(conv, "bias", None)
+        bias: torch.Tensor | None = getattr(conv, "bias", None)
         if bias is not None:
             bias.zero_()
 

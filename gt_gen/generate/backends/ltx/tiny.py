@@ -103,7 +103,7 @@ def structure_video_decoder_(decoder: torch.nn.Module) -> None:
     unpack = [f"{name}.conv.conv" for name, _ in ups[:-1]]
     maps = {f"{name}.conv.conv": depth_to_space(math.prod(mod.stride)) for name, mod in ups[:-1]}
     maps[f"{ups[-1][0]}.conv.conv"] = nearest(math.prod(ups[-1][1].stride))
-    maps["conv_out.conv"] = nearest(int(decoder.patch_size) ** 2, stride=5)
+    maps["conv_out.conv"] = nearest(int(decoder.patch_size) ** 2, stride=5)  # type: ignore[arg-type]
     structure_decoder_(decoder, channel_maps=maps, output_gain=1.5,
                        sharp=frozenset(["conv_in.conv", *unpack]))
 

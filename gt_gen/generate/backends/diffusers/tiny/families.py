@@ -43,7 +43,7 @@ WAN_SCHEDULER = {"beta_end": 0.02, "beta_schedule": "linear", "beta_start": 0.00
 OUTPUT_GAIN = 0.25
 
 
-def _seeded(seed: int, build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+def _seeded(seed: int, build: Callable[[], Any]) -> Any:
     """Build a module, then overwrite every parameter from a generator seeded with ``seed``."""
     torch.manual_seed(seed)
     module = build()
@@ -51,7 +51,7 @@ def _seeded(seed: int, build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
     return module.eval()
 
 
-def _transformer(seed: int, build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+def _transformer(seed: int, build: Callable[[], Any]) -> Any:
     """A seeded transformer whose output layer is damped by :data:`OUTPUT_GAIN`."""
     module = _seeded(seed, build)
     with torch.no_grad():
@@ -62,7 +62,7 @@ def _transformer(seed: int, build: Callable[[], torch.nn.Module]) -> torch.nn.Mo
     return module
 
 
-def _kl_vae(seed: int, latent_channels: int, **extra: Any) -> torch.nn.Module:
+def _kl_vae(seed: int, latent_channels: int, **extra: Any) -> Any:
     """A 4-level AutoencoderKL (8x spatial) with a structured decoder."""
     from diffusers import AutoencoderKL
 
@@ -71,11 +71,11 @@ def _kl_vae(seed: int, latent_channels: int, **extra: Any) -> torch.nn.Module:
         up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(16, 16, 16, 16),
         layers_per_block=1, latent_channels=latent_channels, norm_num_groups=16, sample_size=64,
         use_quant_conv=False, use_post_quant_conv=False, mid_block_add_attention=True, **extra))
-    structure_decoder_(vae.decoder)  # type: ignore[arg-type]
+    structure_decoder_(vae.decoder)
     return vae
 
 
-def _wan_like_vae(cls: Any, seed: int) -> torch.nn.Module:
+def _wan_like_vae(cls: Any, seed: int) -> Any:
     """Wan / Qwen-Image 3-D causal VAE: 8x spatial, 4x temporal, 16 latent channels."""
     vae = _seeded(seed, lambda: cls(base_dim=4, z_dim=16, dim_mult=[1, 2, 2, 2], num_res_blocks=1,
                                     attn_scales=[], temperal_downsample=[False, True, True]))
@@ -120,8 +120,8 @@ def _flux2_parts(seed: int, text_hidden: int, guidance: bool) -> tuple[Any, Any,
     vae = _seeded(seed + 4, lambda: AutoencoderKLFlux2(
         block_out_channels=(16, 16, 16, 16), layers_per_block=1, latent_channels=32,
         norm_num_groups=16, sample_size=64, mid_block_add_attention=True))
-    structure_decoder_(vae.decoder)  # type: ignore[arg-type]
-    structure_decoder_(vae.post_quant_conv)  # type: ignore[arg-type]
+    structure_decoder_(vae.decoder)
+    structure_decoder_(vae.post_quant_conv)
     return transformer, vae, FlowMatchEulerDiscreteScheduler(**FLUX_SCHEDULER)
 
 
@@ -164,7 +164,7 @@ def flux2_klein(seed: int) -> Any:
                               tokenizer=tok, transformer=transformer, is_distilled=True)
 
 
-def _qwen_vl(seed: int, tok: Any, hidden: int) -> torch.nn.Module:
+def _qwen_vl(seed: int, tok: Any, hidden: int) -> Any:
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
     ids = {t: tok.convert_tokens_to_ids(t) for t in ("<|image_pad|>", "<|video_pad|>",
@@ -211,7 +211,7 @@ def qwen_processor(tok: Any, image_processor: Any = None) -> Any:
     from transformers import Qwen2VLImageProcessor, Qwen2VLProcessor
 
     try:
-        from transformers import Qwen2VLVideoProcessor
+        from transformers import Qwen2VLVideoProcessor  # type: ignore[attr-defined]
 
         video: Any = Qwen2VLVideoProcessor()
     except ImportError:
