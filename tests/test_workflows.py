@@ -73,10 +73,45 @@ def test_gt_generation_workflow_publishes_the_tiny_group(tmp_path: Path) -> None
     assert "source-sha: 0123456789abcdef" in msg and "run-url: https://github.com/sgl-project/sglang/actions/runs/777" in msg
     cmap = json.loads(gitutil.git("show", "main:diffusion-ci/consistency_gt/official_generated/case_map.json",
                                   cwd=ci_data).stdout)
-    assert set(cmap["cases"]) == {"tiny_one_stage_t2v", "tiny_two_stage_t2v", "tiny_hq_ti2v"}
+    from gt_gen.cases import load_registry
+
+    assert set(cmap["cases"]) == {c.id for c in load_registry().select(group="tiny")}  # every backend
     summary = runner.summary.read_text()
     assert f"`main` @ `{commit}`" in summary and "| publish | success |" in summary
     assert secret not in log + summary and "hf_unused_secret_99" not in log + summary
+
+
+@pytest.mark.parametrize("source, expected", [
+    ("diffusers", {("flux_2_image_t2i", "8-gpu-h200"), ("flux_2_ti2i", "8-gpu-h200"),
+                   ("flux_2_klein_image_t2i", "8-gpu-h200"), ("qwen_image_t2i", "1-gpu-h100"),
+                   ("qwen_image_edit_ti2i", "1-gpu-h100"), ("qwen_image_edit_2509_ti2i", "1-gpu-h100"),
+                   ("qwen_image_edit_2511_ti2i", "1-gpu-h100"), ("qwen_image_layered_i2i", "1-gpu-h100"),
+                   ("flux_image_t2i", "1-gpu-h100"), ("zimage_image_t2i", "1-gpu-h100")}),
+    ("wan21", {("wan2_1_t2v_1.3b", "1-gpu-h100")}),
+    ("ltx23", {("ltx_2.3_two_stage_t2v_2gpus", "2-gpu-h100"), ("ltx_2.3_one_stage_ti2v", "2-gpu-h100")}),
+])
+def test_gt_workflow_plans_sglangs_official_source_groups(tmp_path: Path, source: str,
+                                                          expected: set) -> None:
+    """The plan job, run for real, with sglang's ``official_source_group`` input: each family's
+    official cases, each on its runner label."""
+    import yaml
+
+    wf = yaml.safe_load((REPO / "workflows" / "diffusion-ci-gt-gen.yml").read_text())
+    assert "official_source_group" in wf[True]["workflow_dispatch"]["inputs"]
+    wf["jobs"] = {"plan": wf["jobs"]["plan"]}
+    plan_only = tmp_path / "plan.yml"
+    plan_only.write_text(yaml.safe_dump(wf).replace("true:", "on:", 1))
+    ci_data, _ = bare_with_commits(tmp_path, [{"README.md": "x\n"}], "ci-data.git")
+    runner = Runner(plan_only, tmp_path / "run", REPO,
+                    inputs={"groups": "ltx", "official_source_group": source, "case_ids": "",
+                            "ci_data_url": str(ci_data), "ci_data_ref": "main", "max_jobs": "0",
+                            "ltx_packages": "ltx-core==1.0.0 ltx-pipelines==1.0.0"},
+                    secrets={}, github={"ref": "refs/heads/main", "sha": "0" * 40})
+    results = runner.run()
+    assert results["plan"]["result"] == "success", "\n".join(runner.log)[-3000:]
+    include = json.loads(results["plan"]["outputs"]["matrix"])["include"]
+    assert {(e["cases"], e["runner"]) for e in include} == expected
+    assert {e["source_group"] for e in include} == {source}
 
 
 def test_local_regeneration_script(tmp_path: Path) -> None:
@@ -120,15 +155,17 @@ def test_consistency_gate_workflow_passes_and_fails(tmp_path: Path, tiny_gt: Pat
     good = consistency_run(tmp_path, "good", tiny_gt, ci_data, commit)
     log = "\n".join(good.log)
     assert good.results["compare"] == {"result": "success", "outputs": {"passed": "true"}}, log[-4000:]
-    assert "**3/3 passed**" in good.summary.read_text() and commit in good.summary.read_text()
+    from gt_gen.cases import load_registry
+
+    tiny = sorted(c.id for c in load_registry().select(group="tiny"))  # every backend's tiny cases
+    assert f"**{len(tiny)}/{len(tiny)} passed**" in good.summary.read_text() and commit in good.summary.read_text()
     assert (good.artifacts / "consistency-results" / "results.json").is_file()
 
     bad = consistency_run(tmp_path, "bad", tiny_controls / "negative_seed", ci_data, commit)
     log = "\n".join(bad.log)
     assert bad.results["compare"] == {"result": "failure", "outputs": {"passed": "false"}}, log[-4000:]
     uploaded = bad.artifacts / "consistency-results"
-    assert sorted(p.name for p in uploaded.glob("*_diff.png")) == [
-        "tiny_hq_ti2v_diff.png", "tiny_one_stage_t2v_diff.png", "tiny_two_stage_t2v_diff.png"]
+    assert sorted(p.name for p in uploaded.glob("*_diff.png")) == [f"{c}_diff.png" for c in tiny]
     assert "::error title=gt-gen tiny_one_stage_t2v::failed" in log  # annotations on Actions
     assert "ghs_consistency_secret_77" not in log + bad.summary.read_text()
 

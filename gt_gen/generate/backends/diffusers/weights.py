@@ -48,7 +48,11 @@ def resolve_tiny(case: Case) -> Resolved:
 
 def _download(repo: str, revision: str) -> Path:
     from diffusers import DiffusionPipeline
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, \
+        enable_progress_bars
 
+    quiet = are_progress_bars_disabled()
+    disable_progress_bars()  # gt-gen reports its own progress
     try:
         return Path(DiffusionPipeline.download(repo, revision=revision, token=_token()))
     except Exception as exc:
@@ -57,6 +61,9 @@ def _download(repo: str, revision: str) -> Path:
             f"{redact(' '.join(str(exc).split()))[:200]}); put the pipeline folder in "
             f"--weights-dir DIR as DIR/{repo}/, or allow downloads (unset HF_HUB_OFFLINE, set "
             "HF_TOKEN for gated repos)") from exc
+    finally:
+        if not quiet:
+            enable_progress_bars()
 
 
 def resolve_full(case: Case, *, weights_dir: Path | None = None, allow_unpinned: bool = False,
