@@ -1,6 +1,6 @@
 """Controls that tell whether a gate can fail and whether it will flake.
 
-For every official case, the same official pipelines produce:
+For every official case, the same official code (any backend) produces:
 
 * ``reference``: the request as it is (the GT);
 * ``negative_seed`` and ``negative_prompt``: the same request with another seed, or an
@@ -26,7 +26,7 @@ from gt_gen.generate.progress import Progress
 from gt_gen.generate.runner import GroupRun
 from gt_gen.metrics import compute_pair_metrics
 from gt_gen.metrics.clip import ClipScorer
-from gt_gen.naming import key_frame_names
+from gt_gen.naming import expected_outputs, key_frame_names
 from gt_gen.results import encode_tree
 from gt_gen.thresholds import METRICS, worst
 
@@ -43,8 +43,16 @@ def variants(case: Case) -> dict[str, Case]:
             "negative_prompt": dataclasses.replace(case, request=dataclasses.replace(r, prompt=prompt))}
 
 
+def control_files(case: Case) -> dict[str, str]:
+    """Key -> file of a control's output: the key frames of a video, the image of an image case
+    (``{case}_{n}gpu.png``; a key frame name would never exist for it)."""
+    if case.modality == "image":
+        return {"image": expected_outputs(case)[0]}
+    return key_frame_names(case)
+
+
 def _frames(folder: Path, case: Case) -> dict[str, Any] | None:
-    paths = {k: folder / n for k, n in key_frame_names(case).items()}
+    paths = {k: folder / n for k, n in control_files(case).items()}
     if not all(p.is_file() for p in paths.values()):
         return None
     return {k: read_image(p) for k, p in paths.items()}

@@ -77,6 +77,15 @@ def in_process(cases: list, out: Path) -> dict[str, dict[str, float]]:
     return res
 
 
+def random_full(argv: list[str]) -> int:
+    """``--profile random-full``: scripts/bench_random_full.py (per case wall, s/step, build time,
+    peak GPU memory, load-once ratio), with the remaining options."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_random_full import main as random_full_main
+
+    return random_full_main(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     from gt_gen.cases import load_registry
 
@@ -86,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", type=int, default=1, help="further cases per model (other seeds)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--no-processes", action="store_true", help="skip the process view")
+    ap.add_argument("--profile", choices=("tiny", "random-full"), default="tiny",
+                    help="random-full: the ltx cases at full size, random weights, on a GPU "
+                         "(its options: scripts/bench_random_full.py --help)")
+    known, rest = ap.parse_known_args(argv)
+    if known.profile == "random-full":
+        return random_full(rest)
     a = ap.parse_args(argv)
     base = [c for c in load_registry().select(group=a.group) if a.backend in (None, c.backend)]
     cases = with_variants(base, a.variants)

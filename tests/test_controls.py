@@ -34,3 +34,22 @@ def test_score_is_the_worst_frame() -> None:
     assert s["clip"] is None  # unavailable CLIP is None, never a pass
     same = score(ref, ref, ClipScorer("none"))
     assert same["ssim"] == 1.0 and same["psnr"] == math.inf and same["mean_abs_diff"] == 0.0
+
+
+def test_image_controls_read_the_image_gt(tmp_path) -> None:
+    """An image case's control output is ``{case}_{n}gpu.png``, not a key frame: before, every
+    image case's controls were unscored (None), so the audit could not prove its gate."""
+    from gt_gen.controls import _frames, control_files
+    from tests.conftest import write_png
+
+    case = load_registry().get("tiny_flux_t2i")
+    assert control_files(case) == {"image": "tiny_flux_t2i_1gpu.png"}
+    assert control_files(CASE) == {"first": "tiny_two_stage_t2v_1gpu_frame_0.png",
+                                   "mid": "tiny_two_stage_t2v_1gpu_frame_mid.png",
+                                   "last": "tiny_two_stage_t2v_1gpu_frame_last.png"}
+    assert _frames(tmp_path, case) is None
+    img = pattern_frames(1, 32, 32)[0]
+    write_png(tmp_path / "tiny_flux_t2i_1gpu.png", img)
+    got = _frames(tmp_path, case)
+    assert got is not None and np.array_equal(got["image"], img)
+    assert score(got, got, ClipScorer("none"))["ssim"] == 1.0

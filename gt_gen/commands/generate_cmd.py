@@ -1,4 +1,4 @@
-"""``gt-gen generate``: official-pipeline GT for a group of cases (tiny or full profile)."""
+"""``gt-gen generate``: GT from each family's official code for a group of cases (tiny or full profile)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from gt_gen.commands.common import add_selection, quiet_libraries, select
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("generate", help="generate GT with the official LTX-2 pipelines")
+    p = sub.add_parser("generate",
+                       help="generate GT with each family's official code (LTX-2, diffusers)")
     add_selection(p, group_required=True)
     p.add_argument("--out", required=True, help="output directory (mp4, key-frame PNGs, manifest)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")

@@ -2,10 +2,10 @@
 
 The runner knows no model family: each case goes to the backend its ``backend`` names
 (:mod:`gt_gen.generate.backends`), built once per group and shared by its cases, so that a
-backend's load-once memo spans the group. A failing case is recorded (error, and for out-of-memory the peak memory) and the group
-goes on; the run exits 1 at the end if any case failed. The manifest is rewritten
-atomically after every case, so an interrupted run leaves a manifest of what finished and
-no file that looks complete but is not. An existing manifest in the output folder is merged
+backend's load-once memo spans the group. A failing case is recorded (error, and for
+out-of-memory the peak memory) and the group goes on; the run exits 1 at the end if any case
+failed. The manifest is rewritten atomically after every case, so an interrupted run leaves a
+manifest of what finished and no file that looks complete but is not. An existing manifest in the output folder is merged
 (:mod:`gt_gen.generate.manifest`): the cases run now replace their entries, the others stay.
 """
 
