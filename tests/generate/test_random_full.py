@@ -175,3 +175,19 @@ def test_conditioning_image_is_the_skeletons_stand_in(skeleton: rf.Skeleton) -> 
     t2v = _case("ltx_2.3_two_stage_t2v_2gpus")
     assert runner.conditioning_images(t2v, rf.resolve_random_full(
         t2v, scale=SCALE, root=skeleton.root.parent)) == []
+
+
+def test_ltx_backend_routes_random_full_to_its_runner(skeleton: rf.Skeleton,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from gt_gen.generate.backends.ltx.backend import LtxBackend
+
+    monkeypatch.setenv("GT_GEN_CACHE", str(skeleton.root.parent.parent / "cache"))
+    backend = LtxBackend(torch.device("cpu"), reuse="none")
+    case = _case("ltx_2.3_two_stage_t2v_2gpus")
+    resolved = backend.resolve(case, "random-full", weights_dir=None, allow_unpinned=False)
+    assert resolved.provenance["weights"] == "random" and resolved.distilled_lora is not None
+    runner = backend._runner_for(resolved)
+    assert isinstance(runner, rf.RandomFullRunner) and runner.memo.reuse == "none"
+    assert backend._runner_for(resolved) is runner
+    assert backend._runner_for(dataclasses.replace(resolved, provenance={})) is backend.runner
+    backend.release()

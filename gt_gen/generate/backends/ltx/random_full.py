@@ -33,8 +33,9 @@ Configurations (facts, not guesses where a public source had them):
 * Gemma-3-12B: ``ltx_core.text_encoders.gemma.config.GEMMA3_CONFIG_FOR_LTX``, untouched. The
   tokenizer is the tiny profile's locally trained one (prompts pad to 1024 tokens either way, so
   the text encoder's cost does not depend on it).
-* Distilled LoRA: rank 384 over every linear weight of the transformer blocks (~7.7 GB in bf16,
-  the published file's size).
+* Distilled LoRA: rank 384 (the released file's name) over every linear weight of the
+  transformer blocks whose both sides are >= 384 (about 7.4 GB in bf16 at the 2.3 shapes); which
+  modules the released LoRA covers is an assumption.
 
 ``scale`` < 1 (tests and CPU dry runs only) shrinks every width and depth and swaps in the tiny
 Gemma, so CI proves the same construction path in a second.
