@@ -93,6 +93,9 @@ def decode_all(video: str | Path | bytes, matrix: str = "auto", *,
             if not container.streams.video:
                 raise InputFileError("file has no video stream; regenerate it", path=name)
             stream = container.streams.video[0]
+            # Frame threads: FFmpeg's decoder output does not depend on its thread count, and
+            # decoding is most of a whole-video compare (issue 14: decode with threads).
+            stream.thread_type = "AUTO"
             tag = tag_name(stream.codec_context.colorspace)
             declared = int(stream.frames or 0)
             for frame in container.decode(stream):
