@@ -150,3 +150,18 @@ def test_top_level_help_is_written_for_users() -> None:
     out = run_cli("--help").stdout
     assert "A typical run" in out and "gt-gen compare" in out and "exit codes" in out
     assert "one module per command" not in out  # the developer's docstring stays in the code
+
+
+def test_fast_metrics_on_cpu_with_the_c_kernel_import_no_torch() -> None:
+    """A CPU compare with the C kernel must not pay torch's start-up (issue 14)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from gt_gen.metrics import fast\n"
+            "if not fast.native_available(): print('skip'); raise SystemExit\n"
+            "a = np.random.default_rng(0).integers(0, 255, (2, 16, 16, 3), dtype=np.uint8)\n"
+            "fast.batch_metrics(a, a[::-1].copy())\n"
+            "print('torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() in ("False", "skip")

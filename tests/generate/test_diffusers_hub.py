@@ -61,7 +61,9 @@ def test_every_family_downloads_pinned_then_serves_offline(tiny_gt: Path, cases_
             repo = f"acme/{TINY_KEY[case.pipeline]}-tiny"
             assert e["profile"] == "full" and e["model"]["repo"] == repo
             assert e["model"]["resolved_commit"] == repos[repo][0] and e["model"]["source"] == "hub"
-            assert set(e["model"]["files_sha256"]) == set(repos[repo][1])
+            got, served = set(e["model"]["files_sha256"]), set(repos[repo][1])
+            # what the pipeline needs (diffusers skips e.g. generation_config.json), hashed
+            assert got <= served and {f for f in served if f.endswith((".safetensors", "model_index.json"))} <= got
             # the same files make the same pictures as the tiny profile
             assert e["raw_frames_sha256"] == tiny["cases"][case.id]["raw_frames_sha256"], case.id
         assert hub.log and all(auth == f"Bearer {TOKEN}" for _, _, auth in hub.log)

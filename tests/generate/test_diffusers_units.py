@@ -126,6 +126,22 @@ def test_inputs_are_pinned(cases_dir: Path) -> None:
         inputs.load_images(REG.get("qwen_image_edit_ti2i"))
 
 
+def test_flux2_inputs_under_64px_are_refused_up_front(cases_dir: Path) -> None:
+    import hashlib
+
+    from gt_gen.cases import load_registry as load
+    from gt_gen.generate.backends.diffusers.spec import InputImage
+
+    small = cases_dir / "assets" / "small.png"
+    Image.new("RGB", (48, 96)).save(small)
+    case = load(cases_dir).get("tiny_flux2_t2i")
+    fam = dataclasses.replace(case.request.family, images=(InputImage(
+        path="assets/small.png", sha256=hashlib.sha256(small.read_bytes()).hexdigest()),))
+    case = dataclasses.replace(case, request=dataclasses.replace(case.request, family=fam))
+    with pytest.raises(ConfigError, match="under 64 px"):
+        inputs.load_images(case)
+
+
 # -- the runner: merge into an existing output folder ------------------------------------------
 class StubBackend:
     """Answers every case with a small frame that encodes its seed."""

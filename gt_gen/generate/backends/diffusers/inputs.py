@@ -58,6 +58,10 @@ def load_images(case: Case) -> tuple[list[Any], list[dict[str, Any]]]:
         data = read_pinned(case, img)
         pil = Image.open(io.BytesIO(data))
         pil.load()
+        if case.request.family.family == "flux2" and min(pil.size) < 64:
+            raise ConfigError(f"case {case.id}: input image {img.path} is {pil.size[0]}x"
+                              f"{pil.size[1]}; FLUX.2 refuses inputs under 64 px a side",
+                              path=case.source)
         alpha = pil.mode in ("RGBA", "LA") or "transparency" in pil.info
         mode = "RGBA" if layered or img.mode == "RGBA" or alpha else "RGB"
         images.append(pil.convert(mode))
