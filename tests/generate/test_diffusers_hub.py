@@ -64,8 +64,12 @@ def test_every_family_downloads_pinned_then_serves_offline(tiny_gt: Path, cases_
             got, served = set(e["model"]["files_sha256"]), set(repos[repo][1])
             # what the pipeline needs (diffusers skips e.g. generation_config.json), hashed
             assert got <= served and {f for f in served if f.endswith((".safetensors", "model_index.json"))} <= got
-            # the same files make the same pictures as the tiny profile
-            assert e["raw_frames_sha256"] == tiny["cases"][case.id]["raw_frames_sha256"], case.id
+            same = e["raw_frames_sha256"] == tiny["cases"][case.id]["raw_frames_sha256"]
+            if case.pipeline == "QwenImageEditPlusPipeline":
+                # the tiny-only override of its hard-coded input areas is off in the full profile
+                assert "tiny_overrides" not in e and not same
+            else:  # the same files make the same pictures as the tiny profile
+                assert same, case.id
         assert hub.log and all(auth == f"Bearer {TOKEN}" for _, _, auth in hub.log)
         assert TOKEN not in (out / "manifest.json").read_text() + proc.stderr + proc.stdout
         n = len(hub.log)

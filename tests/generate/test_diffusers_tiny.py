@@ -107,3 +107,17 @@ def test_generate_one_case_into_an_existing_gt_folder(tiny_gt: Path, tmp_path: P
     assert cmp.returncode == 0, cmp.stdout[-2000:] + cmp.stderr[-2000:]
     assert np.array_equal(read_image(gt / "tiny_zimage_t2i_1gpu.png"),
                           read_image(tiny_gt / "tiny_zimage_t2i_1gpu.png"))
+
+
+@pytest.mark.slow
+def test_tiny_gates_are_proven_by_the_audit(tiny_controls: Path, tmp_path: Path) -> None:
+    """Item 6: with the controls, the shipped gate of every tiny case can fail (stricter than the
+    negative controls) and will not flake (looser than the noise floor)."""
+    out = tmp_path / "audit"
+    proc = run_cli("audit", "--controls", str(tiny_controls), "--group", "tiny", "--out", str(out),
+                   "--fail-on", "warning")
+    data = json.loads((out / "audit.json").read_text())
+    bad = [f for f in data["findings"] if f["kind"] in ("can_fail", "flake", "suggestion")]
+    assert proc.returncode == 0 and not bad, (proc.stdout[-2000:], bad)
+    gated = {f["case_id"] for f in data["findings"] if f["kind"] == "coverage"}
+    assert not gated & {c.id for c in REG.select(group="tiny")}  # each has its own gate
