@@ -175,9 +175,12 @@ def test_threshold_audit_workflow(tmp_path: Path) -> None:
                     inputs={}, secrets={}, github={"ref": "refs/heads/main"})  # a scheduled run: no inputs
     results = runner.run()
     log = "\n".join(runner.log)
-    assert results["audit"]["result"] == "success", log[-4000:]
     summary = runner.summary.read_text()
-    assert "## gt-gen threshold audit" in summary and "0 error(s)" in summary
+    # The scheduled audit reports the one known gap of the tiny gates (the tiny FLUX.2 models
+    # barely react to the prompt: no gate clears that control without flaking) and fails on it.
+    assert results["audit"]["result"] == "failure", log[-4000:]
+    assert "## gt-gen threshold audit" in summary and "no threshold separates" in summary
+    assert "tiny_flux2_t2i" in summary and "can_fail" not in summary
     assert "ltx_2_3_hq_pipeline" in summary  # every group is covered, not only tiny
     uploaded = runner.artifacts / "threshold-audit"
     proposal = json.loads((uploaded / "proposed_thresholds.json").read_text())

@@ -30,8 +30,10 @@ def test_images_publish_fetch_compare_and_a_negative_control_fails(tiny_gt: Path
     tree = gitutil.out("ls-tree", "-r", "--name-only", commit, cwd=repo).splitlines()
     folder = "diffusion-ci/consistency_gt/official_generated"
     assert {f"{folder}/{c.id}_1gpu.png" for c in IMAGES} <= set(tree)
-    cmap = json.loads(gitutil.git("show", f"{commit}:{folder}/case_map.json", cwd=repo).stdout)
-    assert all(cmap["cases"][c.id]["outputs"] == [f"{c.id}_1gpu.png"] for c in IMAGES)
+    from gt_gen.store.layout import parse_case_map
+
+    cmap = parse_case_map(gitutil.git("show", f"{commit}:{folder}/case_map.json", cwd=repo).stdout, "case_map")
+    assert all(cmap[c.id] == [f"{c.id}_1gpu.png"] for c in IMAGES)
     fetched = tmp_path / "fetched"
     fetch = run_cli("fetch", "--group", "tiny", "--source", str(repo), "--ref", commit, "--out", str(fetched))
     assert fetch.returncode == 0, fetch.stderr

@@ -139,7 +139,8 @@ def test_killed_publisher_leaves_old_or_new_commit(tmp_path: Path) -> None:
 
     def start(i: int) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "-c", PUBLISH_SCRIPT, str(repo), str(variant(i)), NATIVE.id,
-                                 f"kill{i}"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+                                 f"kill{i}"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                                start_new_session=True)
     # How long one whole publish takes on this machine now: kill points scale with it.
     t0 = time.monotonic()
     assert start(99).wait(timeout=300) == 0
@@ -149,12 +150,17 @@ def test_killed_publisher_leaves_old_or_new_commit(tmp_path: Path) -> None:
         proc = start(i)
         # Alternate early kills (before any push) with late ones (often after it).
         time.sleep(rng.uniform(0.0, 0.3 * full) if i % 2 == 0 else rng.uniform(0.6 * full, 1.2 * full))
-        proc.send_signal(signal.SIGKILL)
+        # The whole process group, git children included (a cancelled runner kills them all;
+        # an orphaned `git push` still writing would race the fsck below).
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+        time.sleep(0.2)
         now = head(repo)
         log = gitutil.out("rev-list", "main", cwd=repo).splitlines()
         assert now == old or (now in log and gitutil.out("rev-parse", f"{now}^", cwd=repo) in log)
-        assert gitutil.git("fsck", "--no-progress", cwd=repo, check=False).returncode == 0
+        fsck = gitutil.git("fsck", "--no-progress", cwd=repo, check=False)
+        assert fsck.returncode == 0, fsck.stdout + fsck.stderr
         seen.add(now == old)
         old = now
     assert seen == {True, False}, "the kill points should cover both outcomes"
@@ -211,6 +217,8 @@ def test_tiny_round_trip_generate_publish_fetch_compare(tiny_gt: Path, tmp_path:
                     "--gate-frames", "all", env=env)
     assert whole.returncode == 0, whole.stdout + whole.stderr
     for c in json.loads((tmp_path / "whole" / "results.json").read_text())["cases"]:
+        if REG.get(c["case_id"]).modality != "video":
+            continue  # an image has no per-frame curve
         assert len(c["curves"]["ssim"]) == REG.get(c["case_id"]).request.num_frames
         assert set(c["curves"]["ssim"]) == {1.0}
     everything = pub.stdout + pub.stderr + fetch.stdout + fetch.stderr + cmp.stdout + cmp.stderr
@@ -307,7 +315,8 @@ def test_whole_video_gate_without_gt_video_is_an_error_not_a_pass(tiny_gt: Path,
     gated = run_cli("compare", "--group", "tiny", "--gt", str(gt), "--candidate", str(tiny_gt),
                     "--out", str(tmp_path / "b"), "--clip-model", "none", "--frames", "all", "--gate-frames", "all")
     assert gated.returncode == 1
-    statuses = {c["status"] for c in json.loads((tmp_path / "b" / "results.json").read_text())["cases"]}
+    statuses = {c["status"] for c in json.loads((tmp_path / "b" / "results.json").read_text())["cases"]
+                if REG.get(c["case_id"]).modality == "video"}
     assert statuses == {"error"}
 
 
@@ -329,7 +338,8 @@ def test_fetch_network_faults_partial_and_total(tiny_gt: Path, tmp_path: Path) -
                       "--out", str(tmp_path / "cmp"), "--clip-model", "none", env={"GT_GEN_CACHE": str(tmp_path / "c3")})
         assert cmp.returncode == 1  # unknown GT is never a pass
         st = {c["case_id"]: c["status"] for c in json.loads((tmp_path / "cmp" / "results.json").read_text())["cases"]}
-        assert st == {"tiny_one_stage_t2v": "passed", "tiny_two_stage_t2v": "passed", "tiny_hq_ti2v": "unknown_gt"}
+        assert st.pop("tiny_hq_ti2v") == "unknown_gt"
+        assert set(st.values()) == {"passed"} and {"tiny_one_stage_t2v", "tiny_two_stage_t2v"} <= set(st)
         srv.script.steps[f"{gt_dir}/case_map.json"] = ["status:503"]
         down = run_cli("fetch", "--group", "tiny", "--source", srv.base, "--ref", commit, "--out",
                        str(tmp_path / "down"), env={"GT_GEN_CACHE": str(tmp_path / "c2")})
