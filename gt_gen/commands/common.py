@@ -7,6 +7,18 @@ import argparse
 from gt_gen.cases import Case, Registry, load_registry
 
 
+def add_weights(p: argparse.ArgumentParser) -> None:
+    """Where full-profile weights come from: shared by generate, convert and trace so the three
+    resolve a case's weights alike."""
+    import os
+
+    p.add_argument("--weights-dir", default=os.environ.get("GT_GEN_WEIGHTS_DIR"),
+                   help="local files overriding hub downloads (DIR/<file>, DIR/<repo>/<file>; "
+                        "default: $GT_GEN_WEIGHTS_DIR)")
+    p.add_argument("--allow-unpinned", action="store_true",
+                   help="accept non-commit hub revisions (the resolved commit is recorded)")
+
+
 def add_selection(p: argparse.ArgumentParser, *, group_required: bool = False) -> None:
     p.add_argument("--cases", dest="cases_dir", default=None,
                    help="folder of <group>.toml case files (default: the cases shipped with gt-gen)")

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 from pathlib import Path
+
+from gt_gen.commands.common import add_weights
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,11 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tiny-gemma", action="store_true",
                    help="the Gemma root is gt-gen's tiny one (no config.json; tiny constant)")
     p.add_argument("--out", required=True, help="new or empty directory")
-    p.add_argument("--weights-dir", default=os.environ.get("GT_GEN_WEIGHTS_DIR"),
-                   help="local files overriding hub downloads (DIR/<file>, DIR/<repo>/<file>; "
-                        "default: $GT_GEN_WEIGHTS_DIR)")
-    p.add_argument("--allow-unpinned", action="store_true",
-                   help="accept non-commit hub revisions (the resolved commit is recorded)")
+    add_weights(p)
     p.set_defaults(func=run)
 
 

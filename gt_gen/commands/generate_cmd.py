@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from gt_gen.commands.common import add_selection, quiet_libraries, select
+from gt_gen.commands.common import add_selection, add_weights, quiet_libraries, select
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,10 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="tiny: offline tiny checkpoints; full: hub weights; auto: by case; "
                         "random-full: the real LTX-2 architectures with random weights made on "
                         "the device (cost and fit of a full-size case, not GT)")
-    p.add_argument("--weights-dir", default=os.environ.get("GT_GEN_WEIGHTS_DIR"),
-                   help="local files overriding hub downloads (DIR/<file>, DIR/<repo>/<file>)")
-    p.add_argument("--allow-unpinned", action="store_true",
-                   help="accept non-commit hub revisions (the resolved commit is recorded)")
+    add_weights(p)
     p.add_argument("--reuse", choices=("models", "state_dicts", "none"), default="models",
                    help="load once per group: keep built models (default), only state dicts, or nothing")
     p.add_argument("--quiet", action="store_true",

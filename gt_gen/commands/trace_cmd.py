@@ -11,8 +11,9 @@ with the reference's initial noise and sigmas injected) or a directory of
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
+
+from gt_gen.commands.common import add_weights
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,11 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="let diffusers draw its own noise (then the trace parts at s1.noise)")
     p.add_argument("--save-tensors", action="store_true",
                    help="also write reference/ and candidate/ stage directories and inputs")
-    p.add_argument("--weights-dir", default=os.environ.get("GT_GEN_WEIGHTS_DIR"),
-                   help="local files overriding hub downloads (DIR/<file>, DIR/<repo>/<file>; "
-                        "default: $GT_GEN_WEIGHTS_DIR)")
-    p.add_argument("--allow-unpinned", action="store_true",
-                   help="accept non-commit hub revisions (the resolved commit is recorded)")
+    add_weights(p)
     p.set_defaults(func=run)
 
 
