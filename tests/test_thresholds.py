@@ -307,3 +307,22 @@ def test_gate_direction_and_inf() -> None:
     assert g["psnr"].passes(math.inf) and not g["psnr"].passes(10)
     assert g["mean_abs_diff"].passes(0.0) and not g["mean_abs_diff"].passes(50)
     assert not g["ssim"].passes(math.nan)
+
+
+def test_shipped_file_gives_sglangs_h100_gate_for_every_sglang_case() -> None:
+    """The shipped gates are sglang's for every case sglang's h100 file gates (facts with their
+    source in tests/data/sglang_h100_gates.json), so compare gives sglang's verdict out of the box;
+    and an unknown case falls back to sglang's defaults."""
+    facts = json.loads((Path(__file__).parent / "data" / "sglang_h100_gates.json").read_text())
+    from gt_gen.cases import load_registry
+    modality = {c.id: c.modality for c in load_registry().select(group="all")}
+    th = load_thresholds()
+    names = {"clip_threshold": "clip", "ssim_threshold": "ssim", "psnr_threshold": "psnr",
+             "mean_abs_diff_threshold": "mean_abs_diff"}
+    for case_id, gates in facts["cases"].items():
+        got = th.gates(case_id, modality[case_id])
+        assert {k: got[v].value for k, v in names.items()} == gates, case_id
+        assert all(got[v].source == "case" for v in names.values()), case_id
+    for mod, gates in facts["defaults"].items():
+        got = th.gates("not_a_sglang_case", mod)
+        assert {k: got[v].value for k, v in names.items()} == gates, mod
