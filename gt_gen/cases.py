@@ -10,10 +10,13 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from gt_gen.assets import ASSETS_DIRNAME
+from gt_gen.assets.case_inputs import input_url_problem, url_inputs
+from gt_gen.assets.lock import Lock, Pin, read_lock
 from gt_gen.data_paths import data_dir
 from gt_gen.errors import ConfigError, UnknownCaseError
 from gt_gen.generate.backends.diffusers.spec import (DIFFUSERS_PIPELINES, FAMILIES,
@@ -34,6 +37,14 @@ SIZE_DIVISOR = {"one_stage": 32, "two_stage": 64, "two_stage_hq": 64, "distilled
 KEY_FRAMES = ("first", "mid", "last")
 #: GT numerics (case property ``precision``).
 PRECISIONS = ("bf16", "fp32")
+#: The implementation each backend's GT comes from, named as sglang's ci-data ``case_map.json``
+#: names it in an entry's ``source`` (sgl-project/ci-data-diffusion official_generated/case_map.json:
+#: ``diffusers`` for gen_official_diffusion_gt.py's diffusers pipelines, ``ltx_official_repo`` for
+#: gen_official_ltx23.py's ltx-pipelines). ``publish`` records it; ``fetch``/``compare`` read it back.
+BACKEND_GT_SOURCE = {"ltx_official": "ltx_official_repo", "diffusers": "diffusers",
+                     "sglang_native": "sglang"}
+#: An implementation name: a word, not a sentence and never a path.
+GT_SOURCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 GUIDANCE_KEYS = {"cfg_scale", "stg_scale", "rescale_scale", "modality_scale", "stg_blocks",
                  "skip_step", "audio_cfg_scale", "audio_stg_scale", "audio_rescale_scale",
                  "audio_modality_scale", "audio_stg_blocks", "audio_skip_step"}
@@ -119,6 +130,23 @@ class Case:
     precision: str = "bf16"
     #: Which official implementation makes the GT (diffusers cases; recorded in the manifest).
     implementation: str = ""
+    #: url -> pinned local copy, for the inputs known only by sglang's URL: read from the
+    #: assets lock beside the case files (gt_gen.assets; empty until `gt-gen assets pin`).
+    input_pins: dict[str, Pin] = field(default_factory=dict, compare=False)
+    #: The implementation sglang's own official GT of this case comes from, in the words of its
+    #: case_map ``source`` (e.g. ``wan2.1_official_repo``); empty: the one gt-gen runs
+    #: (:attr:`gt_source`). ``publish`` reads an unmarked ci-data entry as made by it.
+    sglang_gt_source: str = ""
+
+    @property
+    def gt_source(self) -> str:
+        """The implementation gt-gen's GT of this case comes from (:data:`BACKEND_GT_SOURCE`)."""
+        return BACKEND_GT_SOURCE[self.backend]
+
+    @property
+    def sglang_gt(self) -> str:
+        """The implementation sglang's own official GT of this case comes from."""
+        return self.sglang_gt_source or self.gt_source
 
     @property
     def is_official(self) -> bool:
@@ -128,7 +156,7 @@ class Case:
 
 _CASE_KEYS = {"id", "modality", "backend", "pipeline", "model", "request", "gpus", "runner",
               "comparability", "reason", "key_frames", "estimated_minutes", "sglang",
-              "precision", "implementation"}
+              "precision", "implementation", "sglang_gt_source"}
 _MODEL_KEYS = {"repo", "revision", "checkpoint", "text_encoder_repo", "text_encoder_revision",
                "spatial_upsampler", "distilled_lora", "distilled_lora_strength",
                "distilled_lora_strength_stage_2"}
@@ -222,12 +250,16 @@ def _parse_request(raw: Any, where: str, path: Path) -> Request:
             raise ConfigError(f"{w}.image must be a table", path=path)
         _check_keys(img, _IMAGE_KEYS, f"{w}.image", path)
         url = _typed(img, "url", str, f"{w}.image", path, "")
-        if url and not url.startswith(("https://", "http://")):
-            raise ConfigError(f"{w}.image.url must be an http(s) URL", path=path)
+        if url and (why := input_url_problem(url)):
+            raise ConfigError(f"{w}.image.url {why}", path=path)
         # A URL-only image (sglang's CI input) may stay unpinned until a local copy is pinned.
         sha = _typed(img, "sha256", str, f"{w}.image", path, "" if url else ...)
         if (sha or not url) and not re.fullmatch(r"[0-9a-f]{64}", sha):
             raise ConfigError(f"{w}.image.sha256 must be 64 lowercase hex digits", path=path)
+        if img.get("path") and not sha:  # a path nobody pinned would be silently ignored
+            raise ConfigError(f"{w}.image.path needs its sha256; an image known by sglang's url "
+                              "alone is pinned with `gt-gen assets pin` (cases/assets/"
+                              "assets.lock.json), not by a path here", path=path)
         image = ConditioningImage(
             path=_typed(img, "path", str, f"{w}.image", path, "" if url else ...), sha256=sha,
             frame=_typed(img, "frame", int, f"{w}.image", path, 0),
@@ -322,7 +354,12 @@ def parse_case(raw: Any, *, group: str, path: Path) -> Case:
         source=str(path),
         sglang=parse_sglang(raw["sglang"], where, path) if "sglang" in raw else None,
         precision=choice("precision", PRECISIONS, "bf16"),
-        implementation=_typed(raw, "implementation", str, where, path, ""))
+        implementation=_typed(raw, "implementation", str, where, path, ""),
+        sglang_gt_source=_typed(raw, "sglang_gt_source", str, where, path, ""))
+    if case.sglang_gt_source and not GT_SOURCE_RE.match(case.sglang_gt_source):
+        raise ConfigError(f"{where}.sglang_gt_source={case.sglang_gt_source[:80]!r}: an "
+                          "implementation name as sglang's case_map `source` gives it (letters, "
+                          "digits, '.', '_', '+', '-')", path=path)
     if not 1 <= case.gpus <= 1024:
         raise ConfigError(f"{where}.gpus must be in [1, 1024], got {case.gpus}", path=path)
     if case.estimated_minutes < 0:
@@ -337,8 +374,9 @@ def parse_case(raw: Any, *, group: str, path: Path) -> Case:
     return case
 
 
-def load_group_file(path: Path) -> list[Case]:
-    """Load one group file; the group name is the file's stem."""
+def load_group_file(path: Path, *, lock: Lock | None = None) -> list[Case]:
+    """Load one group file; the group name is the file's stem. ``lock``: the assets lock of
+    its folder (read from ``<folder>/assets/`` when not given)."""
     group = path.stem
     if not CASE_ID_RE.match(group):
         raise ConfigError(f"invalid group name {group!r} (file name)", path=path)
@@ -358,7 +396,17 @@ def load_group_file(path: Path) -> list[Case]:
     raw_cases = data.get("case", [])
     if not isinstance(raw_cases, list):
         raise ConfigError("'case' must be an array of tables ([[case]])", path=path)
-    return [parse_case(raw, group=group, path=path) for raw in raw_cases]
+    cases = [parse_case(raw, group=group, path=path) for raw in raw_cases]
+    return _with_pins(cases, lock if lock is not None else read_lock(path.parent / ASSETS_DIRNAME))
+
+
+def _with_pins(cases: list[Case], lock: Lock) -> list[Case]:
+    """Each case with the lock's pins of its URL-only inputs (gt_gen.assets)."""
+    out = []
+    for case in cases:
+        pins = {u: lock.pins[u] for u in url_inputs(case) if u in lock.pins}
+        out.append(replace(case, input_pins=pins) if pins else case)
+    return out
 
 
 @dataclass(frozen=True)
@@ -408,8 +456,9 @@ def load_registry(root: str | Path | None = None) -> Registry:
         raise ConfigError("cases directory not found; pass --cases DIR", path=root)
     cases: list[Case] = []
     seen: dict[str, str] = {}
+    lock = read_lock(root / ASSETS_DIRNAME)
     for path in sorted(root.glob("*.toml")):
-        for case in load_group_file(path):
+        for case in load_group_file(path, lock=lock):
             if case.id in seen:
                 raise ConfigError(f"duplicate case id {case.id!r} (also in {seen[case.id]})",
                                   path=path)

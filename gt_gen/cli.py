@@ -21,7 +21,7 @@ from gt_gen.redact import redact
 
 COMMANDS = ("cases_cmd", "thresholds_cmd", "compare_cmd", "generate_cmd", "fetch_cmd",
             "publish_cmd", "candidates_cmd", "controls_cmd", "audit_cmd", "report_cmd",
-            "history_cmd", "convert_cmd", "trace_cmd")
+            "history_cmd", "convert_cmd", "trace_cmd", "assets_cmd")
 
 
 DESCRIPTION = """\

@@ -51,6 +51,9 @@ LIGHT_COMMANDS = [
     ("cases", "matrix", "--group", "all"),
     ("cases", "matrix", "--group", "ltx", "--max-jobs", "2"),
     ("thresholds", "check", str(REPO / "thresholds" / "consistency_threshold.json")),
+    ("assets", "list"),
+    ("assets", "verify"),
+    ("assets", "pin", "--dry-run"),
 ]
 
 

@@ -28,6 +28,8 @@ import torch
 from gt_gen import __version__
 from gt_gen.atomic import write_json
 from gt_gen.cases import Case
+from gt_gen.assets.case_inputs import inputs_of
+from gt_gen.assets.resolve import local_input
 from gt_gen.errors import GtGenError, UsageError
 from gt_gen.generate.backends import Backend, load_backend
 from gt_gen.generate.manifest import MANIFEST, MANIFEST_SCHEMA, load_previous, merge_previous
@@ -147,6 +149,8 @@ class GroupRun:
                                  "backend": case.backend, "gpus": case.gpus,
                                  "comparability": case.comparability, "seed": case.request.seed,
                                  "profile": self._profile_of(case)}
+        if case.input_pins:  # the bytes sglang's input URLs stood for (gt_gen.assets lock)
+            entry["input_pins"] = {u: p.record() for u, p in sorted(case.input_pins.items())}
         t0 = time.perf_counter()
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
@@ -155,6 +159,9 @@ class GroupRun:
                 raise UsageError(f"case {case.id} is {case.comparability} on backend "
                                  f"{case.backend}: official GT is only generated for official-"
                                  f"comparable cases ({case.reason})")
+            for ref in inputs_of(case):  # a missing/unpinned input stops the case before
+                local_input(case, url=ref.url, path=ref.path, sha256=ref.sha256,  # any download
+                            what=f"input image ({ref.field})")
             backend = self.backend(case)
             model = backend.resolve(case, self._profile_of(case), weights_dir=self.weights_dir,
                                     allow_unpinned=self.allow_unpinned)

@@ -96,13 +96,22 @@ def test_a_failing_case_does_not_stop_the_group(cases_dir: Path, tmp_path: Path)
 
 def test_full_profile_needs_pins_and_names_missing_weights(tmp_path: Path) -> None:
     out = tmp_path / "full"
-    proc = run_cli("generate", "--group", "ltx", "--case", "ltx_2.3_one_stage_ti2v", "--out", str(out), "--quiet")
+    # An input known only by sglang's URL and not pinned stops the case before any weights are
+    # looked up (a GPU job must not download 60 GB first and then fail on a missing image).
+    proc = run_cli("generate", "--group", "ltx", "--case", "ltx_2.3_one_stage_ti2v", "--out", str(out),
+                   "--quiet", "--allow-unpinned", env={"HF_HUB_OFFLINE": "1"})
     assert proc.returncode == 1
     err = manifest(out)["cases"]["ltx_2.3_one_stage_ti2v"]["error"]
+    assert "is not pinned" in err and "gt-gen assets pin --case ltx_2.3_one_stage_ti2v" in err
+    assert "safetensors" not in err
+    case = "ltx_2.3_two_stage_t2v_2gpus"
+    proc = run_cli("generate", "--group", "ltx", "--case", case, "--out", str(out), "--quiet")
+    assert proc.returncode == 1
+    err = manifest(out)["cases"][case]["error"]
     assert "not a 40-hex commit" in err
-    proc = run_cli("generate", "--group", "ltx", "--case", "ltx_2.3_one_stage_ti2v", "--out", str(out),
+    proc = run_cli("generate", "--group", "ltx", "--case", case, "--out", str(out),
                    "--quiet", "--allow-unpinned", env={"HF_HUB_OFFLINE": "1", "HF_TOKEN": "hf_secret_value_123"})
-    err = manifest(out)["cases"]["ltx_2.3_one_stage_ti2v"]["error"]
+    err = manifest(out)["cases"][case]["error"]
     assert "ltx-2.3-22b-dev.safetensors" in err and "Lightricks/LTX-2.3@main" in err and "--weights-dir" in err
     assert "hf_secret_value_123" not in (out / "manifest.json").read_text() + proc.stderr + proc.stdout
 

@@ -7,8 +7,9 @@ and where the request gives no output size it derives one from the *last* input 
 (Qwen-Image edit: the 1024x1024-area size at the image's aspect ratio; FLUX: the image scaled
 down to at most 1024x1024 and to multiples of 16, the inputs resized with it). The GT is only
 comparable if gt-gen feeds the pipeline the same pixels and size. Bytes are verified against
-the case's sha256 before use; an input known only by sglang's URL is not pinned and fails
-closed with the fix named.
+the case's sha256 before use; an input known only by sglang's URL is read from its copy
+pinned in the assets lock (``gt-gen assets pin``, :mod:`gt_gen.assets`), re-hashed, and fails
+closed with the fix named while it is not pinned.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gt_gen.cases import Case
-from gt_gen.errors import ConfigError, IntegrityError, MissingFileError
+from gt_gen.errors import ConfigError
 from gt_gen.generate.backends.diffusers.spec import SIZE_MULTIPLE, InputImage
 from gt_gen.names import inside
 
@@ -30,20 +31,11 @@ def image_path(case: Case, img: InputImage) -> Path:
 
 
 def read_pinned(case: Case, img: InputImage) -> bytes:
-    """The input's bytes, checked against the case's sha256 (fails closed if not pinned)."""
-    if not img.path or not img.sha256:
-        raise ConfigError(f"case {case.id}: input image {img.url or img.path} is not pinned: "
-                          "download it into cases/assets/, set images[].path and its sha256 "
-                          "(gt-gen never generates GT from unpinned inputs)", path=case.source)
-    path = image_path(case, img)
-    if not path.is_file():
-        raise MissingFileError(f"case {case.id}: input image not found", path=path)
-    data = path.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != img.sha256:
-        raise IntegrityError(f"case {case.id}: input image sha256 {digest[:12]}… does not match "
-                             f"the pinned {img.sha256[:12]}…", path=path, case_id=case.id)
-    return data
+    """The input's bytes, checked against its pin: the case's own sha256, or for an image
+    known by sglang's URL the assets lock's (gt_gen.assets.resolve; fails closed if unpinned)."""
+    from gt_gen.assets.resolve import local_input
+
+    return local_input(case, url=img.url, path=img.path, sha256=img.sha256).data
 
 
 def load_images(case: Case) -> tuple[list[Any], list[dict[str, Any]]]:
@@ -65,9 +57,16 @@ def load_images(case: Case) -> tuple[list[Any], list[dict[str, Any]]]:
         alpha = pil.mode in ("RGBA", "LA") or "transparency" in pil.info
         mode = "RGBA" if layered or img.mode == "RGBA" or alpha else "RGB"
         images.append(pil.convert(mode))
-        record.append({"path": img.path, "url": img.url, "sha256": img.sha256, "mode": mode,
+        record.append({"path": img.path or _pinned_file(case, img), "url": img.url,
+                       "sha256": hashlib.sha256(data).hexdigest(), "mode": mode,
                        "size": list(pil.size)})
     return images, record
+
+
+def _pinned_file(case: Case, img: InputImage) -> str:
+    """The assets-lock file that stands for a URL-only input (for the manifest)."""
+    pin = case.input_pins.get(img.url)
+    return f"assets/{pin.file}" if pin is not None else ""
 
 
 def qwen_edit_size(image: Any, area: int) -> tuple[int, int]:

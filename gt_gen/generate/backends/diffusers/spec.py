@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gt_gen.errors import ConfigError
+from gt_gen.assets.case_inputs import input_url_problem
 
 #: diffusers pipeline class -> family (the name of its ``[case.request.<family>]`` table).
 PIPELINE_FAMILY: dict[str, str] = {
@@ -137,8 +138,8 @@ def _image(raw: Any, where: str, path: Path) -> InputImage:
                      sha256=vals.get("sha256", ""), mode=vals.get("mode", "RGB"))
     if not img.path and not img.url:
         raise ConfigError(f"{where} needs a path (pinned by sha256) or sglang's url", path=path)
-    if img.url and not img.url.startswith(("https://", "http://")):
-        raise ConfigError(f"{where}.url must be an http(s) URL", path=path)
+    if img.url and (why := input_url_problem(img.url)):
+        raise ConfigError(f"{where}.url {why}", path=path)
     if img.path and not img.sha256:
         raise ConfigError(f"{where}: a local image is pinned: sha256 is required", path=path)
     if img.sha256 and not _SHA_RE.match(img.sha256):

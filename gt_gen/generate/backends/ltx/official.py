@@ -16,7 +16,6 @@ the builders is counted as load time, apart from the pipeline's own compute.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 import torch
 
 from gt_gen.cases import Case
-from gt_gen.errors import ConfigError, GenerationError, IntegrityError
+from gt_gen.errors import ConfigError, GenerationError
 from gt_gen.generate.backends import CaseOutput
 from gt_gen.generate.backends.ltx.weights import ResolvedModel
 from gt_gen.trace.official_hooks import official_precision
@@ -64,19 +63,17 @@ def guider_params(case: Case, checkpoint: Path) -> tuple[Any, Any]:
 
 
 def conditioning_images(case: Case) -> list[Any]:
-    """The case's conditioning image, checked against its pinned sha256."""
+    """The case's conditioning image, checked against its pin: the case's own sha256, or for
+    sglang's URL the copy pinned in the assets lock (gt_gen.assets.resolve; fails closed)."""
     from ltx_pipelines.utils.args import ImageConditioningInput
+
+    from gt_gen.assets.resolve import local_input
 
     img = case.request.image
     if img is None:
         return []
-    path = (Path(case.source).parent / img.path).resolve()
-    if not path.is_file():
-        raise ConfigError(f"case {case.id}: conditioning image not found", path=path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    if digest != img.sha256:
-        raise IntegrityError(f"case {case.id}: conditioning image sha256 {digest[:12]}… does not "
-                             f"match the pinned {img.sha256[:12]}…", path=path, case_id=case.id)
+    path = local_input(case, url=img.url, path=img.path, sha256=img.sha256,
+                       what="conditioning image").path.resolve()
     return [ImageConditioningInput(path=str(path), frame_idx=img.frame, strength=img.strength,
                                    crf=img.crf)]
 
