@@ -11,10 +11,12 @@ and ``verify`` reports.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -103,9 +105,29 @@ def pin_urls(urls: list[str], folder: Path, *, force: bool = False,
         blobs[name] = got.data
     if not fetched:
         return [results[u] for u in dict.fromkeys(urls)]
+    folder.mkdir(parents=True, exist_ok=True)
+    with _folder_lock(folder):  # two pins at once: one writes at a time, each keeps the other's
+        return _write_pins(folder, urls, fetched, blobs, results)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive advisory lock on the assets folder itself (no lock file left behind)."""
+    import fcntl
+
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _write_pins(folder: Path, urls: list[str], fetched: list[tuple[str, Pin]],
+                blobs: dict[str, bytes], results: dict[str, PinResult]) -> list[PinResult]:
+    """Write the downloaded files, then the lock (under :func:`_folder_lock`)."""
     from gt_gen.atomic import write_bytes
 
-    folder.mkdir(parents=True, exist_ok=True)
     for stale in partial_files(folder):
         stale.unlink()
     for name, data in blobs.items():
