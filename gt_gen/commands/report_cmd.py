@@ -1,6 +1,7 @@
 """``gt-gen report RESULTS [--audit AUDIT] --html DIR``: the HTML report.
 
-Both inputs are files that may come from anywhere (artifacts of other runs): they are read
+Traces of ``gt-gen trace`` are shown too (found as :mod:`gt_gen.reports.trace_section` says).
+All inputs are files that may come from anywhere (artifacts of other runs): they are read
 strictly (:mod:`gt_gen.jsonio`), type-checked, and only images inside the results folder are
 embedded. The output path is checked before anything is rendered.
 """
@@ -17,6 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("results", help="results.json written by `gt-gen compare`")
     p.add_argument("--audit", default=None, help="audit.json written by `gt-gen audit --out`")
     p.add_argument("--html", required=True, help="output folder (index.html)")
+    p.add_argument("--trace", action="append", default=None, metavar="PATH",
+                   help="a trace.json of `gt-gen trace` (or its --out folder) to show; repeatable. "
+                        "Default: trace.json in the results folder, below it and beside it")
     p.set_defaults(func=run)
 
 
@@ -62,7 +66,10 @@ def run(args: argparse.Namespace) -> int:
     check_writable([out], what="HTML report")
     results = read_results(path)
     audit = load_audit(args.audit) if args.audit else None
-    page = render(results, path.parent, audit, where=path)
+    from gt_gen.reports.trace_section import load_traces
+
+    traces = load_traces(path, args.trace)  # where they are looked for: trace_section.py
+    page = render(results, path.parent, audit, where=path, traces=traces)
     write_text(out, page)
     print(f"report: {out.resolve()}")
     return 0

@@ -58,6 +58,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--case {args.case_id!r} selects {len(cases)} cases")
     case = cases[0]
     check_traceable(case)
+    if args.candidate == "diffusers":
+        from gt_gen.engine.diffusers_ltx import unsupported_reason
+
+        why = unsupported_reason(case)
+        if why:  # refused before the official run, not after it
+            raise UsageError(f"case {case.id}: --candidate diffusers cannot run it: {why}")
     out = Path(args.out)
     check_writable([out / "trace.json", out / "trace.html"])
     candidate_dir = None

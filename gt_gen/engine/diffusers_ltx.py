@@ -15,10 +15,18 @@ What a run maps, and from where:
   modalities: differing lists are refused, not silently merged);
 * sigmas: the official ``LTX2Scheduler`` schedule (``sigmas=official[:-1]``; the converted
   scheduler has no shift), ``use_cross_timestep=True`` (LTX-2.3);
+* image (``[case.request.image]``, one-stage): ``LTX2ImageToVideoPipeline`` (built from the same
+  modules), given the pixels the official pipeline conditions on -- ltx-pipelines' own
+  ``decode_image`` -> ``preprocess`` (H.264 round trip at the case's crf) -> ``resize_and_center_crop``
+  -- as a ``[0, 1]`` tensor, so diffusers' ``2x - 1`` equals the official ``x / 127.5 - 1`` bit for
+  bit. diffusers pins latent frame 0 with strength 1 (its conditioning mask), which is the official
+  ``VideoConditionByLatentIndex`` at frame 0, strength 1.0; any other frame or strength is refused;
 * ``inject``: the initial noise and sigmas the GT run recorded (``--inject-noise``): diffusers
   draws its noise in another layout and order, so without this the two runs only share a seed.
   Injected audio noise bypasses diffusers' ``_normalize_audio_latents`` (it would treat noise as a
-  raw VAE latent); that one override is the only change made to the pipeline object.
+  raw VAE latent); that one override is the only change made to the pipeline object. With an
+  image the video noise is injected as the one Gaussian draw ``prepare_latents`` makes (passing
+  ``latents`` would skip diffusers' image encoding).
 
 Frames are converted to uint8 the official way (truncation of ``x * 255``).
 """
@@ -26,6 +34,7 @@ Frames are converted to uint8 the official way (truncation of ``x * 255``).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,12 +45,14 @@ import torch
 
 from gt_gen.cases import Case
 from gt_gen.errors import ConfigError, GenerationError
+from gt_gen.strict_fp32 import strict_fp32
 
 #: Two-stage (official ``TI2VidTwoStagesPipeline``) stage-2 sigmas come from ltx-pipelines.
 SUPPORTED = ("one_stage", "two_stage")
 #: ltx-core 1.0.0 ``VideoDecoder``: what a timestep-conditioned decoder is run with.
 OFFICIAL_DECODE_TIMESTEP = 0.05
 OFFICIAL_DECODE_NOISE_SCALE = 0.025
+I2V_CLASS = "diffusers.LTX2ImageToVideoPipeline"
 
 
 @dataclass
@@ -73,10 +84,14 @@ class DiffusersRecorder:
 
     Hooks (instance-level, removed on exit): a forward hook on the connectors (text embeddings;
     with CFG the batch is ``[negative, positive]``), wrappers of ``prepare_latents`` /
-    ``prepare_audio_latents`` (initial latents), a forward pre-hook on the transformer (RoPE
-    positions, first call of each stage), and a scheduler subclass that records every step's
-    latent, the x0 it moved towards (``sample - sigma * velocity``) and the sigmas. The
-    scheduler is recognised by class, since the pipeline deep-copies it for audio.
+    ``prepare_audio_latents`` (initial latents; with an image also its pixels and encoded
+    latent), a forward pre-hook on the transformer (RoPE positions, first call of each stage),
+    and a scheduler subclass that records every step's latent, the x0 it moved towards
+    (``sample - sigma * velocity``) and the sigmas. The scheduler is recognised by class, since
+    the pipeline deep-copies it for audio. ``LTX2ImageToVideoPipeline`` steps only latent frames
+    1.. of an unpacked video latent: there the guided x0 is taken where the pipeline converts it
+    back to a velocity, and frame 0 (the clean image latent, what the step keeps) is put back in
+    both x0 and latent before packing, as the official loop records them.
     """
 
     def __init__(self) -> None:
@@ -121,11 +136,27 @@ class DiffusersRecorder:
         handles.append(pipe.transformer.register_forward_pre_hook(on_transformer, with_kwargs=True))
 
         prep_v, prep_a = pipe.prepare_latents, pipe.prepare_audio_latents
+        prep_sig = inspect.signature(prep_v)
 
-        def prepare_latents(*a: Any, **k: Any) -> torch.Tensor:
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            return pipe._pack_latents(t, pipe.transformer_spatial_patch_size,
+                                      pipe.transformer_temporal_patch_size)
+
+        def prepare_latents(*a: Any, **k: Any) -> Any:
             rec.stage += 1
             out = prep_v(*a, **k)
-            rec.put(f"s{rec.stage}.noise.video", out)
+            latents = out[0] if isinstance(out, tuple) else out  # ImageToVideo adds its mask
+            rec.put(f"s{rec.stage}.noise.video", latents)
+            bound = prep_sig.bind(*a, **k)
+            bound.apply_defaults()
+            arg = bound.arguments
+            if isinstance(arg.get("image"), torch.Tensor) and arg.get("latents") is None:
+                # the encoded image is latent frame 0 of the prepared latents (mask 1 there)
+                f, h, w = latent_dims(pipe, arg["num_frames"], arg["height"], arg["width"])
+                full = pipe._unpack_latents(latents, f, h, w, pipe.transformer_spatial_patch_size,
+                                            pipe.transformer_temporal_patch_size)
+                rec.put(f"s{rec.stage}.image.pixels", arg["image"][:1].unsqueeze(2))
+                rec.put(f"s{rec.stage}.image.latent", full[:, :, :1])
             return out
 
         def prepare_audio_latents(*a: Any, **k: Any) -> torch.Tensor:
@@ -135,6 +166,16 @@ class DiffusersRecorder:
 
         set_attr(pipe, "prepare_latents", prepare_latents)
         set_attr(pipe, "prepare_audio_latents", prepare_audio_latents)
+        to_velocity = pipe.convert_x0_to_velocity
+        video_x0: dict[str, torch.Tensor] = {}
+
+        def convert_x0_to_velocity(sample: torch.Tensor, x0: torch.Tensor, step: int,
+                                   scheduler: Any = None) -> torch.Tensor:
+            if scheduler is None or scheduler is pipe.scheduler:
+                video_x0["x0"], video_x0["sample"] = x0, sample  # the guided x0, every frame
+            return to_velocity(sample, x0, step, scheduler)
+
+        set_attr(pipe, "convert_x0_to_velocity", convert_x0_to_velocity)
 
         base = type(pipe.scheduler)
         video_id = id(pipe.scheduler)
@@ -149,6 +190,15 @@ class DiffusersRecorder:
                 p = f"s{rec.stage}.step{i:02d}"
                 if modality == "video" and i == 0:
                     rec.put(f"s{rec.stage}.sigmas", self.sigmas.float())
+                if modality == "video" and sample.ndim == 5:
+                    # ImageToVideo steps frames 1.. unpacked; frame 0 (the image) stays as it is
+                    out = super().step(model_output, timestep, sample, *a, **k)
+                    prev = out[0] if isinstance(out, tuple) else out.prev_sample
+                    full = video_x0["sample"]
+                    x0 = torch.cat([full[:, :, :1], video_x0["x0"][:, :, 1:]], 2)  # as it is used
+                    rec.put(f"{p}.denoised.video", pack(x0.float()))
+                    rec.put(f"{p}.latent.video", pack(torch.cat([full[:, :, :1].to(prev), prev], 2)))
+                    return out
                 sigma = self.sigmas[i]
                 rec.put(f"{p}.denoised.{modality}", sample.float() - sigma * model_output.float())
                 out = super().step(model_output, timestep, sample, *a, **k)
@@ -169,6 +219,54 @@ class DiffusersRecorder:
                     setattr(obj, name, value)
                 else:
                     delattr(obj, name)
+
+
+def latent_dims(pipe: Any, num_frames: int, height: int, width: int) -> tuple[int, int, int]:
+    """Latent frames, height, width of a pixel size (the VAE's compression ratios)."""
+    return ((num_frames - 1) // pipe.vae_temporal_compression_ratio + 1,
+            height // pipe.vae_spatial_compression_ratio, width // pipe.vae_spatial_compression_ratio)
+
+
+def official_image_pixels(case: Case, height: int, width: int,
+                          device: str | torch.device = "cpu") -> torch.Tensor:
+    """The case's conditioning image as the official pipeline prepares it, in ``[0, 1]``.
+
+    ltx-pipelines 1.0.0 ``load_image_conditioning``: ``decode_image`` (first three channels),
+    ``preprocess`` (one-frame H.264 round trip at the case's crf; crf 0 skips it), float32,
+    ``resize_and_center_crop`` (bilinear, aspect kept, centre crop) -- called here, not
+    re-implemented -- then ``x / 255`` instead of the official ``x / 127.5 - 1``: diffusers
+    normalises a ``[0, 1]`` tensor by ``2x - 1``, and ``2 * fl(x / 255) == fl(x / 127.5)``
+    exactly (scaling by two is exact), so the pixels the VAE encodes are the official ones.
+    Returns ``[1, 3, height, width]`` float32. The image and its sha256 come from the official
+    runner's ``conditioning_images`` (the same file, the same check)."""
+    from ltx_pipelines.utils import media_io
+
+    from gt_gen.convert.official_paths import official
+
+    images = official().conditioning_images(case)
+    if len(images) != 1:
+        raise GenerationError(f"case {case.id}: diffusers' LTX2ImageToVideoPipeline takes one "
+                              f"image, the case has {len(images)}", case_id=case.id)
+    img = images[0]
+    pixels = media_io.preprocess(image=media_io.decode_image(image_path=img.path), crf=img.crf)
+    t = torch.tensor(pixels, dtype=torch.float32, device=torch.device(device))
+    t = media_io.resize_and_center_crop(t, height, width)  # [1, 3, 1, H, W] in 0..255
+    return (t[:, :, 0] / 255.0).contiguous()
+
+
+def image_unsupported(case: Case) -> str | None:
+    """Why diffusers cannot condition ``case`` on its image as the official pipeline does."""
+    img = case.request.image
+    if img is None:
+        return None
+    if case.pipeline != "one_stage":
+        return ("image conditioning is wired for one-stage only (the official two-stage pipeline "
+                "re-encodes the image at full size for stage 2; diffusers keeps the upsampled "
+                "frame-0 latent)")
+    if img.frame != 0 or img.strength != 1.0:
+        return (f"image at frame {img.frame}, strength {img.strength}: diffusers' "
+                "LTX2ImageToVideoPipeline pins latent frame 0 at strength 1.0 only")
+    return None
 
 
 def guidance_kwargs(case: Case, checkpoint: Path) -> tuple[dict[str, Any], list[str]]:
@@ -228,6 +326,19 @@ class DiffusersLTX:
         self._unfused: dict[str, torch.Tensor] = {}
         self._decode_noise: torch.Tensor | None = None
         self.last_decode_noise: torch.Tensor | None = None
+        self._i2v: Any = None
+
+    def pipeline_for(self, case: Case) -> Any:
+        """The pipeline object that runs ``case``: ``LTX2Pipeline``, or for an image case
+        ``LTX2ImageToVideoPipeline`` built from the very same modules (nothing loaded twice)."""
+        if case.request.image is None:
+            return self.pipe
+        if self._i2v is None:
+            from diffusers import LTX2ImageToVideoPipeline
+
+            self._i2v = LTX2ImageToVideoPipeline(**self.pipe.components)
+            self._i2v.set_progress_bar_config(disable=True)
+        return self._i2v
 
     # -- building blocks -------------------------------------------------------------------
     def upsampler(self) -> Any:
@@ -271,18 +382,28 @@ class DiffusersLTX:
         self._lora_loaded = strength
 
     # -- a run ---------------------------------------------------------------------------------
-    def _call(self, inject_audio: bool, decode_noise: torch.Tensor | None = None, **kwargs: Any) -> Any:
+    def _call(self, inject_audio: bool, decode_noise: torch.Tensor | None = None,
+              pipe: Any = None, video_noise: torch.Tensor | None = None, **kwargs: Any) -> Any:
         """Call the pipeline; injected audio noise skips ``_normalize_audio_latents``, an injected
-        VAE decode noise replaces the one ``randn_tensor`` draw of 5-D shape (with injected
-        packed latents it is the only one); the decode noise used is kept in
-        ``last_decode_noise`` (the last 5-D draw of the call) for the trace."""
-        from diffusers.pipelines.ltx2 import pipeline_ltx2 as module
+        VAE decode noise replaces the last ``randn_tensor`` draw of 5-D shape (with injected
+        packed latents it is the only one); ``video_noise`` (``[B, C, F, H, W]``) replaces the
+        first 5-D draw, the initial noise ``LTX2ImageToVideoPipeline.prepare_latents`` draws.
+        The decode noise used is kept in ``last_decode_noise`` (the last 5-D draw of the call)."""
+        import sys
 
-        pipe = self.pipe
+        pipe = pipe if pipe is not None else self.pipe
+        module = sys.modules[type(pipe).__module__]
         draw = module.randn_tensor
         last: dict[str, torch.Tensor] = {}
+        pending = [video_noise] if video_noise is not None else []
 
         def randn_tensor(shape: Any, *a: Any, **k: Any) -> torch.Tensor:
+            if len(shape) == 5 and pending:
+                noise = pending.pop()
+                if tuple(noise.shape) != tuple(shape):
+                    raise GenerationError(f"injected video noise {tuple(noise.shape)} does not fit "
+                                          f"the pipeline's draw {tuple(shape)}")
+                return noise.to(device=k.get("device"), dtype=k.get("dtype"))
             if len(shape) == 5 and decode_noise is not None:
                 out = decode_noise.to(device=k.get("device"), dtype=k.get("dtype"))
             else:
@@ -315,9 +436,9 @@ class DiffusersLTX:
         if case.pipeline not in SUPPORTED:
             raise GenerationError(f"case {case.id}: pipeline {case.pipeline!r} has no diffusers "
                                   f"runner in gt-gen (supported: {list(SUPPORTED)})", case_id=case.id)
-        if case.request.image is not None:
-            raise GenerationError(f"case {case.id}: image conditioning is not wired to diffusers' "
-                                  "LTX2ImageToVideoPipeline in gt-gen yet", case_id=case.id)
+        why = image_unsupported(case)
+        if why:
+            raise GenerationError(f"case {case.id}: {why}", case_id=case.id)
         t0 = time.perf_counter()
         r = case.request
         guidance, notes = guidance_kwargs(case, checkpoint)
@@ -337,15 +458,42 @@ class DiffusersLTX:
             # 1.0.0 VideoDecoder: decode_timestep 0.05, decode_noise_scale 0.025).
             kwargs["decode_timestep"] = OFFICIAL_DECODE_TIMESTEP
             kwargs["decode_noise_scale"] = OFFICIAL_DECODE_NOISE_SCALE
+        if r.image is not None:
+            kwargs["image"] = official_image_pixels(case, r.height, r.width, self.device)
         self.set_lora(None)
         if tweak is not None:
-            tweak(kwargs, self.pipe)
+            tweak(kwargs, self.pipeline_for(case))
         self._decode_noise = (inject or {}).get("decode.noise.video")
-        if not two:
-            video, audio = self._call(inject is not None, decode_noise=self._decode_noise,
-                                      output_type="np", **kwargs)
-            return self._output(video, audio, notes, time.perf_counter() - t0)
-        return self._two_stage(case, kwargs, inject, notes, t0)
+        with strict_fp32(self.precision == "fp32"):
+            if case.request.image is not None:
+                return self._image_to_video(case, kwargs, notes, t0)
+            if not two:
+                video, audio = self._call(inject is not None, decode_noise=self._decode_noise,
+                                          output_type="np", **kwargs)
+                return self._output(video, audio, notes, time.perf_counter() - t0)
+            return self._two_stage(case, kwargs, inject, notes, t0)
+
+    def _image_to_video(self, case: Case, kwargs: dict[str, Any], notes: list[str],
+                        t0: float) -> DiffusersOutput:
+        """One stage through ``LTX2ImageToVideoPipeline`` with the official image pixels.
+
+        Injected video noise (packed ``[1, F*H*W, C]``) goes in unpacked as the pipeline's own
+        Gaussian draw, so diffusers still encodes the image and builds frame 0 itself."""
+        import time
+
+        pipe = self.pipeline_for(case)
+        r = case.request
+        kwargs = dict(kwargs)
+        video_noise = None
+        packed = kwargs.pop("latents", None)
+        if packed is not None:
+            f, h, w = latent_dims(pipe, r.num_frames, r.height, r.width)
+            video_noise = pipe._unpack_latents(packed, f, h, w, pipe.transformer_spatial_patch_size,
+                                               pipe.transformer_temporal_patch_size)
+        video, audio = self._call(kwargs.get("audio_latents") is not None,
+                                  decode_noise=self._decode_noise, pipe=pipe,
+                                  video_noise=video_noise, output_type="np", **kwargs)
+        return self._output(video, audio, notes, time.perf_counter() - t0, cls=I2V_CLASS)
 
     def _generator(self, seed: int) -> torch.Generator:
         return torch.Generator(device=self.device).manual_seed(seed)
@@ -466,9 +614,7 @@ def unsupported_reason(case: Case) -> str | None:
     if case.pipeline not in SUPPORTED:
         return f"pipeline {case.pipeline} has no diffusers equivalent (diffusers has no res2s sampler)" \
             if case.pipeline == "two_stage_hq" else f"pipeline {case.pipeline} is not wired to diffusers"
-    if case.request.image is not None:
-        return "image conditioning (LTX2ImageToVideoPipeline) is not wired in gt-gen yet"
-    return None
+    return image_unsupported(case)
 
 
 def run_diffusers(args: Any, cases: list[Case]) -> int:

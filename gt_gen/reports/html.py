@@ -131,7 +131,7 @@ def _suggestions(audit: dict[str, Any], results: Results) -> list[str]:
 
 
 def render(results: Results, base: Path, audit: dict[str, Any] | None = None,
-           where: str | Path | None = None) -> str:
+           where: str | Path | None = None, traces: list[Any] | None = None) -> str:
     """The page; ``base`` is the folder results.json lives in (images are found from it, and
     only inside it); ``where`` names results.json in errors."""
     s = results.summary()
@@ -183,6 +183,10 @@ def render(results: Results, base: Path, audit: dict[str, Any] | None = None,
             rows = [f for f in audit.get("findings", []) if f["case_id"] == r.case_id]
             if rows:
                 out += _findings_table(rows, "metric")
+        if traces:
+            from gt_gen.reports.trace_section import case_links
+
+            out += case_links(traces, r.case_id)
         out.append("</section>")
     if audit:
         others = [f for f in audit.get("findings", []) if f["case_id"] not in {r.case_id for r in results.cases}]
@@ -190,5 +194,12 @@ def render(results: Results, base: Path, audit: dict[str, Any] | None = None,
             out.append("<h2>Other audit findings</h2>")
             out += _findings_table(others, "case_id")
         out += _suggestions(audit, results)
+        from gt_gen.reports.audit_html import distance_section
+
+        out += distance_section(audit)  # audit --ci-data: the engine vs the official GT
+    if traces:
+        from gt_gen.reports.trace_section import sections
+
+        out += sections(traces)  # gt-gen trace output (trace_section.py)
     out.append("</body></html>")
     return "\n".join(out)

@@ -8,7 +8,8 @@ gate's PSNR).
 Tolerances are per stage *kind* and were set from evidence on the tiny profile (official fp32 vs
 diffusers fp32 with the GT's noise injected, CPU): text and positions and sigmas agree exactly
 (0), every denoising step within rel_l2 1.7e-6, frames within one grey level (>= 86 dB), audio
-within rel_l2 3.2e-6. The defaults below leave ~50x headroom over that floor and sit far below
+within rel_l2 3.2e-6; the conditioning image of an image-to-video case (``image``: its
+preprocessed pixels and encoded latent) exactly (0). The defaults below leave ~50x headroom over that floor and sit far below
 what a real fault does (official bf16 differs by rel_l2 5.6e-3 at the text stage, 0.11-0.15 at
 every step, 28 dB on frames). ``positions`` is judged by ``max_abs``: the official bf16 rounding
 of RoPE positions changes small time coordinates by up to 8e-5 yet moves rel_l2 by only 1e-6.
@@ -29,6 +30,7 @@ from gt_gen.trace.stages import ordered, step_of
 #: kind -> (metric, limit); a stage is out of tolerance when its metric is worse than the limit.
 DEFAULT_TOLERANCES: dict[str, tuple[str, float]] = {
     "text": ("rel_l2", 1e-4),
+    "image": ("rel_l2", 1e-6),
     "noise": ("rel_l2", 1e-6),
     "positions": ("max_abs", 1e-5),
     "sigmas": ("max_abs", 1e-6),

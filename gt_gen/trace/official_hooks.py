@@ -11,7 +11,8 @@ look up at call time, and restoring them afterwards:
   float32. Pipelines constructed and called inside the block therefore load every model in fp32
   and keep latents in fp32. ``"bf16"`` changes nothing (the official behaviour).
 * :class:`OfficialRecorder`: wraps ``encode_prompts``, ``GaussianNoiser``,
-  ``euler_denoising_loop``, ``upsample_video``, ``vae_decode_video`` and ``vae_decode_audio`` *as
+  ``euler_denoising_loop``, ``upsample_video``, ``combined_image_conditionings`` (and the
+  ``load_image_conditioning`` it calls), ``vae_decode_video`` and ``vae_decode_audio`` *as
   the pipeline module sees them* so their inputs/outputs are recorded under the stage names of
   :mod:`gt_gen.trace.stages`; the wrapped functions still do all the work. It also keeps the raw
   initial noise of each stage (reconstructed from the noiser's generator state and checked
@@ -29,10 +30,12 @@ from typing import Any
 import torch
 
 from gt_gen.errors import ConfigError, GenerationError
+from gt_gen.strict_fp32 import strict_fp32
 
 PRECISIONS = ("bf16", "fp32")
 PIPELINE_MODULES = ("ltx_pipelines.ti2vid_one_stage", "ltx_pipelines.ti2vid_two_stages",
                     "ltx_pipelines.ti2vid_two_stages_hq")
+HELPER_MODULES = ("ltx_pipelines.utils.helpers",)
 _LOCK = threading.RLock()
 
 
@@ -59,7 +62,7 @@ def official_precision(precision: str) -> Iterator[None]:
     if precision == "bf16":
         yield
         return
-    with _LOCK:
+    with _LOCK, strict_fp32():
         mods = [importlib.import_module(m) for m in PIPELINE_MODULES]
         from ltx_pipelines.utils import samplers
 
@@ -172,12 +175,17 @@ class OfficialRecorder:
             p = self._head(sigmas, video_state, audio_state)
             if self.light:
                 return original(sigmas, video_state, audio_state, stepper, denoise_fn, *args, **kwargs)
+            from ltx_pipelines.utils.helpers import post_process_latent
             calls = {"n": 0}
 
             def fn(v: Any, a: Any, s: torch.Tensor, step: int) -> Any:
                 dv, da = denoise_fn(v, a, s, step)
-                self._put(f"{p}.step{step:02d}.denoised.video", dv)
-                self._put(f"{p}.step{step:02d}.denoised.audio", da)
+                # recorded as the loop uses it: conditioned tokens (an image) hold their clean
+                # latent; with no conditioning (mask all ones) this is dv itself, bit for bit
+                self._put(f"{p}.step{step:02d}.denoised.video",
+                          post_process_latent(dv, v.denoise_mask, v.clean_latent))
+                self._put(f"{p}.step{step:02d}.denoised.audio",
+                          post_process_latent(da, a.denoise_mask, a.clean_latent))
                 return dv, da
 
             class Stepper:
@@ -190,6 +198,28 @@ class OfficialRecorder:
                     return out
 
             return original(sigmas, video_state, audio_state, Stepper(), fn, *args, **kwargs)
+        return wrapped
+
+    def _load_image(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        """``load_image_conditioning``: the preprocessed pixels (first image of each stage)."""
+        def wrapped(*args: Any, **kwargs: Any) -> torch.Tensor:
+            out = original(*args, **kwargs)
+            name = f"s{self._stage + 1}.image.pixels"  # conditionings come before the stage's loop
+            if name not in self.tensors:
+                self._put(name, out)
+            return out
+        return wrapped
+
+    def _conditionings(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        """``combined_image_conditionings``: the encoded image latent (first image of each stage)."""
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            items = original(*args, **kwargs)
+            for item in items:
+                latent = getattr(item, "latent", getattr(item, "keyframes", None))
+                if isinstance(latent, torch.Tensor):
+                    self._put(f"s{self._stage + 1}.image.latent", latent)
+                    break
+            return items
         return wrapped
 
     def _upsample(self, original: Callable[..., Any]) -> Callable[..., Any]:
@@ -243,14 +273,18 @@ class OfficialRecorder:
                     "euler_denoising_loop": self._loop,
                     "res2s_audio_video_denoising_loop": self._res2s_loop,
                     "upsample_video": self._upsample,
+                    "combined_image_conditionings": self._conditionings,
+                    "load_image_conditioning": self._load_image,
                     "vae_decode_video": self._decode_video, "vae_decode_audio": self._decode_audio}
         with _LOCK:
-            mods = [importlib.import_module(m) for m in PIPELINE_MODULES]
+            # helpers: where combined_image_conditionings looks up load_image_conditioning
+            mods = [importlib.import_module(m) for m in PIPELINE_MODULES + HELPER_MODULES]
             saved: list[tuple[Any, str, Any]] = []
             try:
                 for m in mods:
                     for name, wrap in wrappers.items():
-                        if hasattr(m, name):
+                        helper = m.__name__ in HELPER_MODULES
+                        if hasattr(m, name) and (name == "load_image_conditioning") == helper:
                             original = getattr(m, name)
                             saved.append((m, name, original))
                             setattr(m, name, wrap(original))

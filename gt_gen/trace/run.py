@@ -75,7 +75,8 @@ def record_diffusers(case: Case, model: Any, engine: Any, *, inputs: dict[str, t
     from gt_gen.trace.stages import ordered
 
     rec = DiffusersRecorder()
-    with _official_env(case, engine.device), rec.attach(engine.pipe):
+    pipe = engine.pipeline_for(case) if hasattr(engine, "pipeline_for") else engine.pipe
+    with _official_env(case, engine.device), rec.attach(pipe):
         out = engine.run(case, model.checkpoint, inject=inputs, tweak=tweak)
     rec.put("decoded.frames", out.frames)
     if out.audio_waveform is not None:

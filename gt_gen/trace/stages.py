@@ -9,12 +9,17 @@ Names (``k`` = denoising stage 1 or 2, ``NN`` = step index, two digits):
 ===========================  ================================================================
 ``text.video`` / ``text.audio``          prompt embeddings after the connectors, ``[1, L, D]``
 ``text.neg_video`` / ``text.neg_audio``  the same for the negative prompt
+``sK.image.pixels``          conditioning image of stage K after the official preprocessing
+                             (crf round trip, resize + centre crop), ``[1, 3, 1, H, W]`` in [-1, 1]
+``sK.image.latent``          its encoded latent (normalised), ``[1, C, 1, H/32, W/32]``
 ``sK.noise.video``           initial (noised) video latent of stage K, packed ``[1, F*H*W, C]``
 ``sK.noise.audio``           initial audio latent, packed ``[1, T, C*M]``
 ``sK.positions.video``       video RoPE positions ``[1, 3, F*H*W, 2]`` (start, end per axis)
 ``sK.positions.audio``       audio RoPE positions ``[1, 1, T, 2]``
 ``sK.sigmas``                sigma schedule including the terminal value, ``[steps+1]`` float32
-``sK.stepNN.denoised.video`` guided x0 prediction of step NN (what the step moves towards)
+``sK.stepNN.denoised.video`` guided x0 prediction of step NN, as the step uses it (tokens an
+                             image conditions hold their clean latent, as the official loop's
+                             ``post_process_latent`` sets them)
 ``sK.stepNN.denoised.audio``
 ``sK.stepNN.latent.video``   latent after step NN (packed, as ``noise``)
 ``sK.stepNN.latent.audio``
@@ -42,7 +47,8 @@ from gt_gen.errors import ConfigError, InputFileError, MissingFileError
 _STEP = re.compile(r"s(\d)\.step(\d\d)\.(denoised|latent)\.(video|audio)")
 _NAME = re.compile(r"[a-z0-9_]+(\.[a-z0-9_]+)*")
 _HEAD = ("text.video", "text.audio", "text.neg_video", "text.neg_audio")
-_STAGE_HEAD = ("noise.video", "noise.audio", "positions.video", "positions.audio", "sigmas")
+_STAGE_HEAD = ("image.pixels", "image.latent", "noise.video", "noise.audio", "positions.video",
+               "positions.audio", "sigmas")
 TENSOR_KEY = "tensor"
 
 

@@ -76,3 +76,34 @@ def tiny_cases_dir(tmp_path_factory: pytest.TempPathFactory) -> Any:
     shutil.copy(REPO / "cases" / "tiny.toml", root / "tiny.toml")
     shutil.copytree(REPO / "cases" / "assets", root / "assets")
     return root
+
+
+def ti2v_of(one: Any) -> Any:
+    """A tiny one-stage image-to-video case: the one-stage case conditioned on the tiny image
+    asset at frame 0, strength 1.0, crf 33 (as sglang's ``ltx_2.3_one_stage_ti2v``), on the same
+    tiny checkpoint. Built here, not in ``cases/tiny.toml``: the tiny group's GT stays as it is."""
+    import dataclasses
+
+    hq = _case("tiny_hq_ti2v")  # holds the tiny image asset, pinned by sha256
+    request = dataclasses.replace(one.request, image=hq.request.image, prompt=hq.request.prompt)
+    return dataclasses.replace(one, id="tiny_one_stage_ti2v", request=request, source=hq.source)
+
+
+@pytest.fixture(scope="session")
+def ti2v_case(one_case: Any) -> Any:
+    return ti2v_of(one_case)
+
+
+@pytest.fixture(scope="session")
+def official_ti2v_fp32(ti2v_case: Any, one_model: Any) -> Any:
+    from gt_gen.trace.run import record_official
+
+    return record_official(ti2v_case, one_model, precision="fp32")
+
+
+@pytest.fixture(scope="session")
+def diffusers_ti2v_fp32(ti2v_case: Any, one_model: Any, engine: Any, official_ti2v_fp32: Any) -> Any:
+    """diffusers' LTX2ImageToVideoPipeline (fp32) with the official fp32 run's noise and sigmas."""
+    from gt_gen.trace.run import record_diffusers
+
+    return record_diffusers(ti2v_case, one_model, engine, inputs=official_ti2v_fp32.inputs)
