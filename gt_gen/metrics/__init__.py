@@ -90,6 +90,8 @@ def _fast(gts: list[np.ndarray], cands: list[np.ndarray], device: str) -> list[d
 
     from gt_gen.metrics import fast
 
+    if isinstance(gts, np.ndarray) and isinstance(cands, np.ndarray):  # one [N, H, W, 3] batch
+        return fast.batch_metrics(gts, cands, device=device)  # (stacking would copy every frame)
     out: list[dict[str, float]] = []
     for shape in dict.fromkeys(g.shape for g in gts):  # batch frames of one size together
         idx = [i for i, g in enumerate(gts) if g.shape == shape]

@@ -1,151 +1,682 @@
-/* Exact SSIM (scikit-image's defaults), PSNR and MAD of uint8 HxWxC frames, in one pass.
+/* Exact SSIM (scikit-image's defaults), PSNR and MAD of uint8 HxWxC frames, in one fused pass.
  *
- * Why C: scikit-image runs five separate float64 uniform filters over the full frame; here
- * every 7x7 window sum of x, y, x^2, y^2 and xy is an exact int32 (vertical running column
- * sums, then a 7-tap horizontal sum that the compiler vectorises), and only the final SSIM
- * ratio is computed in double. Only windows lying wholly inside the frame are averaged,
- * which is exactly what scikit-image's 3-pixel crop keeps, so no padding mode is involved.
- * Row bands run in parallel with OpenMP and their sums are added in band order, so the result
- * does not depend on which thread finished first; the GIL is released meanwhile.
+ * Why it equals scikit-image: its SSIM (as sglang calls it) filters with a 7x7 *uniform*
+ * window and crops a 3-pixel border, so every value it averages comes from a window wholly
+ * inside the frame. Here every such window's sums of x, y, x^2 + y^2 and xy are exact int32
+ * (running column sums over the 7 rows of a band, then a 7-tap horizontal sum); even the four
+ * factors of the SSIM ratio, n^2 and n(n-1) times skimage's, are exact int32 (all < 2^29), and
+ * only the ratio itself is computed in double. No padding mode is involved and |fast - skimage|
+ * stays near 1e-15 (not merely within 1e-6: a value 1e-9 from its gate is re-decided with
+ * scikit-image, gt_gen.metrics.GATE_MARGIN, which relies on this; float32 ratios, ~7e-7 off in
+ * the worst case, would not do).
  *
- * The mean absolute difference is sglang's number: numpy's float32 ``.mean()`` of |a - b|,
- * i.e. numpy's pairwise summation in float32 (runs of <= 128 values are leaves; longer runs
- * split at n/2 rounded down to a multiple of 8) divided by float32(n). Leaf sums of integers
- * 0..255 are exact, so only the float32 adds above the leaves round, in numpy's order.
+ * One pass over memory: a frame is cut into row bands (their number depends on the frame, not on
+ * the thread count, and their sums are added in band order: the result is the same on any
+ * machine and any number of threads; see run_bands for how threads share them). A band walks
+ * down its rows once. A row entering the window is read once from memory for everything: its
+ * column-sum updates, and its sums of |a - b| per 8-value block and of (a - b)^2 (each row is
+ * counted by exactly one band); it is read again, from cache, when it leaves the window 7 rows
+ * later, and a band's first 6 rows are also read by the band above. Within a row the column sums
+ * are updated strip by strip right before the strip's windows read them, still in L1. The GIL
+ * is released meanwhile.
+ *
+ * The mean absolute difference is sglang's number: numpy's float32 ``.mean()`` of |a - b|, i.e.
+ * numpy's pairwise summation in float32 (runs of <= 128 values are leaves; longer runs split at
+ * n/2 rounded down to a multiple of 8) divided by float32(n). Every run but the last starts and
+ * ends on a multiple of 8, so a leaf is a whole number of 8-value blocks; the block sums are
+ * exact integers and so is every leaf sum (< 2^15): only the float32 adds above the leaves round,
+ * and they are done here in numpy's order.
+ *
+ * Two builds of the band walk: AVX2 intrinsics (chosen at run time when the CPU has AVX2 and
+ * FMA; 8 windows at a time), and portable C for any other CPU (setup.py builds the file for
+ * x86-64-v2 on x86). GT_GEN_FASTSSIM_ISA=portable forces the portable one, and so
+ * does the optional ``isa`` argument of ``metrics`` (tests exercise both on one machine).
+ * Threads: GT_GEN_FASTSSIM_THREADS (or OMP_NUM_THREADS) caps them; by default every CPU, backing
+ * off to one where the others are busy (see auto_learn).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
+#if !defined(_WIN32)
+#define HAVE_THREADS 1
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+#else
+#define HAVE_THREADS 0
+#endif
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_AVX2_PATH 1
+#include <immintrin.h>
+#else
+#define HAVE_AVX2_PATH 0
 #endif
 
 #define WIN 7
+#define NW (WIN * WIN)
+#define STRIP 512 /* outputs per strip: the column sums it reads stay in L1 (~6 KB) */
+#define PAD 64    /* spare int32 after each column-sum array */
 
-/* Sum of SSIM over the output rows [r0, r1) of channel-interleaved frames; per channel. */
-static int ssim_band(const uint8_t *a, const uint8_t *b, int H, int W, int C, int r0, int r1,
-                     double c1, double c2, double *acc) {
-    const int WC = W * C, OW = (W - WIN + 1) * C;
-    int32_t *sx = calloc(WC, 4), *sy = calloc(WC, 4), *sxx = calloc(WC, 4), *syy = calloc(WC, 4),
-            *sxy = calloc(WC, 4);
-    double *row = malloc(sizeof(double) * (OW > 0 ? OW : 1));
-    if (!sx || !sy || !sxx || !syy || !sxy || !row) {
-        free(sx); free(sy); free(sxx); free(syy); free(sxy); free(row);
-        return -1;
+typedef struct {
+    const uint8_t *a, *b;
+    int H, W, C, WC, OW;
+    double c1, c2;
+    size_t N;
+    uint16_t *blk; /* sum of |a - b| over each 8-value block [8k, 8k + 8) of the flat frame */
+} Frame;
+
+typedef struct {
+    double ssim;   /* sum of the band's SSIM values */
+    long long sq;  /* sum of (a - b)^2 over the rows the band owns */
+    long long ab;  /* sum of |a - b| over the blocks that start in those rows */
+    int failed;
+} BandOut;
+
+/* ---------------------------------------------------------------------------------------- */
+/* Shared scalar pieces (the tails of the vector loops use them too).                        */
+
+/* Column sums of the 7 rows of the window, per value of a row (one array each):
+ *   sp  = sum x + 65536 * sum y   (both sums < 2^11, window sums < 2^14: two exact 16-bit
+ *                                  halves of one int32; x and y travel together)
+ *   ss  = sum x^2 + y^2           (SSIM needs only vx + vy, never vx or vy alone)
+ *   sxy = sum x * y
+ * so a window needs 3 x 7 loads instead of 5 x 7. */
+typedef struct {
+    int32_t *sp, *ss, *sxy;
+} Cols;
+
+static inline double ratio_at(const Cols *c, int i, int C, double c1, double c2) {
+    uint32_t P = 0;
+    int32_t S = 0, XY = 0;
+    for (int k = 0; k < WIN; k++) {
+        int j = i + k * C;
+        P += (uint32_t)c->sp[j]; S += c->ss[j]; XY += c->sxy[j];
     }
-    for (int y = r0; y < r0 + WIN; y++) {
-        const uint8_t *pa = a + (size_t)y * WC, *pb = b + (size_t)y * WC;
-        for (int i = 0; i < WC; i++) {
-            int32_t va = pa[i], vb = pb[i];
-            sx[i] += va; sy[i] += vb; sxx[i] += va * va; syy[i] += vb * vb; sxy[i] += va * vb;
-        }
-    }
-    const double n = WIN * WIN;
-    for (int r = r0; r < r1; r++) {
-        for (int i = 0; i < OW; i++) {
-            int32_t X = 0, Y = 0, XX = 0, YY = 0, XY = 0;
-            for (int k = 0; k < WIN; k++) {
-                int j = i + k * C;
-                X += sx[j]; Y += sy[j]; XX += sxx[j]; YY += syy[j]; XY += sxy[j];
-            }
-            /* Numerator and denominator scaled by n^2 and n(n-1): all integer until here. */
-            double xy = (double)X * (double)Y, x2y2 = (double)X * X + (double)Y * Y;
-            double num = (2.0 * xy + c1) * (2.0 * (n * XY - xy) + c2);
-            double den = (x2y2 + c1) * (n * ((double)XX + YY) - x2y2 + c2);
-            row[i] = num / den;
-        }
-        for (int i = 0; i < OW; i++) acc[i % C] += row[i];
-        if (r + 1 < r1) {
-            const uint8_t *oa = a + (size_t)r * WC, *ob = b + (size_t)r * WC;
-            const uint8_t *na = a + (size_t)(r + WIN) * WC, *nb = b + (size_t)(r + WIN) * WC;
-            for (int i = 0; i < WC; i++) {
-                int32_t va = na[i], vb = nb[i], ua = oa[i], ub = ob[i];
-                sx[i] += va - ua; sy[i] += vb - ub;
-                sxx[i] += va * va - ua * ua; syy[i] += vb * vb - ub * ub; sxy[i] += va * vb - ua * ub;
-            }
-        }
-    }
-    free(sx); free(sy); free(sxx); free(syy); free(sxy); free(row);
-    return 0;
+    int32_t X = (int32_t)(P & 0xFFFF), Y = (int32_t)(P >> 16);
+    /* skimage's (2 ux uy + C1)(2 vxy + C2) / ((ux^2 + uy^2 + C1)(vx + vy + C2)), with ux = X/n
+     * and v = (n S - X Y) / (n (n - 1)), scaled by n^2 and n(n-1): exact integers until here
+     * (each factor < 2^29). */
+    int32_t a1 = 2 * X * Y, b1 = X * X + Y * Y;
+    int32_t a2 = 2 * NW * XY - a1, b2 = NW * S - b1;
+    return (((double)a1 + c1) * ((double)a2 + c2)) / (((double)b1 + c1) * ((double)b2 + c2));
 }
 
-/* numpy's float32 pairwise sum of |a - b| over n values (see the header). */
-static float pairwise_absdiff(const uint8_t *a, const uint8_t *b, size_t n) {
-    if (n <= 128) {
-        int32_t s = 0;
-        for (size_t i = 0; i < n; i++) {
-            int d = (int)a[i] - (int)b[i];
-            s += d < 0 ? -d : d;
+/* Block sums of |a - b| and the sum of (a - b)^2 for values [s, e) of the flat frame, where s
+ * is a multiple of 8 (e may end mid-block only at the end of the frame). */
+static void diff_blocks_scalar(const Frame *f, size_t s, size_t e, long long *sq, long long *ab) {
+    long long q = 0, t = 0;
+    for (size_t k0 = s; k0 < e; k0 += 8) {
+        size_t k1 = k0 + 8 < e ? k0 + 8 : e;
+        int bs = 0;
+        for (size_t i = k0; i < k1; i++) {
+            int d = (int)f->a[i] - (int)f->b[i];
+            bs += d < 0 ? -d : d;
+            q += d * d;
         }
-        return (float)s;
+        f->blk[k0 >> 3] = (uint16_t)bs;
+        t += bs;
+    }
+    *sq += q;
+    *ab += t;
+}
+
+/* The blocks that start in row y: [ceil(y WC / 8), ceil((y + 1) WC / 8)) in block units. The
+ * last one may reach into row y + 1 (whose owner does not count it). */
+static inline void row_block_range(const Frame *f, int y, size_t *s, size_t *e) {
+    size_t r0 = (size_t)y * f->WC, r1 = r0 + f->WC;
+    *s = (r0 + 7) & ~(size_t)7;
+    *e = (r1 + 7) & ~(size_t)7;
+    if (*e > f->N) *e = f->N;
+}
+
+/* numpy's float32 pairwise sum of |a - b| over values [s, s + n), from the block sums. */
+static float pairwise_blocks(const uint16_t *blk, size_t s, size_t n) {
+    if (n <= 128) {
+        int32_t t = 0;
+        for (size_t k = s >> 3, e = (s + n + 7) >> 3; k < e; k++) t += blk[k];
+        return (float)t;
     }
     size_t half = n / 2;
     half -= half % 8;
-    float left = pairwise_absdiff(a, b, half);
-    float right = pairwise_absdiff(a + half, b + half, n - half);
+    float left = pairwise_blocks(blk, s, half);
+    float right = pairwise_blocks(blk, s + half, n - half);
     return left + right;
 }
 
-/* metrics(a, b, h, w, c, data_range) -> (ssim, sum_sq_diff, sum_abs_diff, numpy_f32_mad) */
+/* ---------------------------------------------------------------------------------------- */
+/* Portable band walk (any CPU; plain loops the compiler may vectorise for its target).      */
+
+static int cols_alloc(Cols *c, int WC) {
+    size_t n = (size_t)WC + PAD;
+    int32_t *p = calloc(3 * n, sizeof(int32_t));
+    if (!p) return -1;
+    c->sp = p; c->ss = p + n; c->sxy = p + 2 * n;
+    return 0;
+}
+
+/* Column sums [j0, j1): add row (na, nb), remove row (oa, ob). */
+static void vupdate_portable(Cols *c, const uint8_t *na, const uint8_t *nb, const uint8_t *oa,
+                             const uint8_t *ob, int j0, int j1) {
+    int32_t *restrict sp = c->sp, *restrict ss = c->ss, *restrict sxy = c->sxy;
+    for (int i = j0; i < j1; i++) {
+        int32_t va = na[i], vb = nb[i], ua = oa[i], ub = ob[i];
+        sp[i] += (va - ua) + (vb - ub) * 65536;
+        ss[i] += va * va + vb * vb - ua * ua - ub * ub;
+        sxy[i] += va * vb - ua * ub;
+    }
+}
+
+/* SSIM values at outputs [s, e) (e - s <= STRIP) added into acc: window sums, then ratios,
+ * then the sum, each a simple loop over the strip that the compiler vectorises (SSE/NEON). */
+static inline __attribute__((always_inline)) void strip_portable(
+    const Cols *c, int s, int e, int C, double c1, double c2, double acc[4]) {
+    uint32_t P[STRIP];
+    int32_t S[STRIP], Q[STRIP];
+    double r[STRIP + 3];
+    const int n = e - s;
+    const uint32_t *sp = (const uint32_t *)c->sp + s;
+    const int32_t *ss = c->ss + s, *sxy = c->sxy + s;
+    for (int i = 0; i < n; i++)
+        P[i] = sp[i] + sp[i + C] + sp[i + 2 * C] + sp[i + 3 * C] + sp[i + 4 * C] + sp[i + 5 * C] + sp[i + 6 * C];
+    for (int i = 0; i < n; i++)
+        S[i] = ss[i] + ss[i + C] + ss[i + 2 * C] + ss[i + 3 * C] + ss[i + 4 * C] + ss[i + 5 * C] + ss[i + 6 * C];
+    for (int i = 0; i < n; i++)
+        Q[i] = sxy[i] + sxy[i + C] + sxy[i + 2 * C] + sxy[i + 3 * C] + sxy[i + 4 * C] + sxy[i + 5 * C] +
+               sxy[i + 6 * C];
+    for (int i = 0; i < n; i++) { /* as in ratio_at */
+        int32_t X = (int32_t)(P[i] & 0xFFFF), Y = (int32_t)(P[i] >> 16);
+        int32_t a1 = 2 * X * Y, b1 = X * X + Y * Y;
+        int32_t a2 = 2 * NW * Q[i] - a1, b2 = NW * S[i] - b1;
+        r[i] = (((double)a1 + c1) * ((double)a2 + c2)) / (((double)b1 + c1) * ((double)b2 + c2));
+    }
+    r[n] = r[n + 1] = r[n + 2] = 0.0;
+    for (int i = 0; i < n; i += 4) {
+        acc[0] += r[i]; acc[1] += r[i + 1]; acc[2] += r[i + 2]; acc[3] += r[i + 3];
+    }
+}
+
+static void band_portable(const Frame *f, int r0, int r1, int own1, const uint8_t *zero,
+                          BandOut *out) {
+    const int WC = f->WC, OW = f->OW, C = f->C, lead = (WIN - 1) * C;
+    Cols c;
+    if (cols_alloc(&c, WC)) { out->failed = 1; return; }
+    double acc[4] = {0, 0, 0, 0};
+    long long sq = 0, ab = 0;
+    for (int ny = r0; ny < r0 + WIN - 1; ny++) { /* the first 6 rows of the window */
+        if (ny < own1) {
+            size_t s, e;
+            row_block_range(f, ny, &s, &e);
+            diff_blocks_scalar(f, s, e, &sq, &ab);
+        }
+        vupdate_portable(&c, f->a + (size_t)ny * WC, f->b + (size_t)ny * WC, zero, zero, 0, WC);
+    }
+    for (int y = r0; y < r1; y++) {
+        const int ny = y + WIN - 1;
+        const uint8_t *na = f->a + (size_t)ny * WC, *nb = f->b + (size_t)ny * WC;
+        const uint8_t *oa = y > r0 ? f->a + (size_t)(y - 1) * WC : zero;
+        const uint8_t *ob = y > r0 ? f->b + (size_t)(y - 1) * WC : zero;
+        if (ny < own1) {
+            size_t s, e;
+            row_block_range(f, ny, &s, &e);
+            diff_blocks_scalar(f, s, e, &sq, &ab);
+        }
+        vupdate_portable(&c, na, nb, oa, ob, 0, lead);
+        for (int s = 0; s < OW; s += STRIP) {
+            int e = s + STRIP < OW ? s + STRIP : OW;
+            vupdate_portable(&c, na, nb, oa, ob, s + lead, e + lead);
+            if (C == 3) strip_portable(&c, s, e, 3, f->c1, f->c2, acc); /* constant offsets */
+            else strip_portable(&c, s, e, C, f->c1, f->c2, acc);
+        }
+    }
+    free(c.sp);
+    out->ssim = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+    out->sq = sq;
+    out->ab = ab;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* AVX2 band walk.                                                                           */
+
+#if HAVE_AVX2_PATH
+#define AVX2 __attribute__((target("avx2,fma")))
+
+static AVX2 inline __m256i load8u(const uint8_t *p) {
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p));
+}
+
+static AVX2 inline __m256i ld(const int32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+static AVX2 inline void st(int32_t *p, __m256i v) { _mm256_storeu_si256((__m256i *)p, v); }
+
+static AVX2 void vupdate_avx2(Cols *c, const uint8_t *na, const uint8_t *nb, const uint8_t *oa,
+                              const uint8_t *ob, int j0, int j1) {
+    int i = j0;
+    for (; i + 8 <= j1; i += 8) {
+        __m256i va = load8u(na + i), vb = load8u(nb + i), ua = load8u(oa + i), ub = load8u(ob + i);
+        /* As int16 pairs: p = (x, y) new, q = (x, y) old, so p - q updates sp, madd(p, p) -
+         * madd(q, q) updates ss; (x_new, x_old) against (y_new, -y_old) updates sxy. */
+        __m256i p = _mm256_or_si256(va, _mm256_slli_epi32(vb, 16));
+        __m256i q = _mm256_or_si256(ua, _mm256_slli_epi32(ub, 16));
+        __m256i xa = _mm256_or_si256(va, _mm256_slli_epi32(ua, 16));
+        __m256i yb = _mm256_or_si256(vb, _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), ub), 16));
+        st(c->sp + i, _mm256_add_epi32(ld(c->sp + i), _mm256_sub_epi32(p, q)));
+        st(c->ss + i, _mm256_add_epi32(ld(c->ss + i),
+                                       _mm256_sub_epi32(_mm256_madd_epi16(p, p), _mm256_madd_epi16(q, q))));
+        st(c->sxy + i, _mm256_add_epi32(ld(c->sxy + i), _mm256_madd_epi16(xa, yb)));
+    }
+    if (i < j1) vupdate_portable(c, na, nb, oa, ob, i, j1);
+}
+
+/* Sum of 8 SSIM values at outputs [i, i + 8) into acc (two 4-lane double accumulators). */
+static AVX2 inline __attribute__((always_inline)) void ratio8(const Cols *c, int i, int C, __m256d c1, __m256d c2,
+                               __m256d *acc0, __m256d *acc1) {
+    __m256i P = ld(c->sp + i), S = ld(c->ss + i), XY = ld(c->sxy + i);
+    for (int k = 1; k < WIN; k++) {
+        int j = i + k * C;
+        P = _mm256_add_epi32(P, ld(c->sp + j));
+        S = _mm256_add_epi32(S, ld(c->ss + j));
+        XY = _mm256_add_epi32(XY, ld(c->sxy + j));
+    }
+    /* P holds (X, Y) as int16 pairs (each < 2^14): madd(P, P) = X^2 + Y^2 and madd(P, P
+     * with its halves swapped) = 2 X Y, exactly. */
+    const __m256i swap = _mm256_setr_epi8(2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13,
+                                          2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+    __m256i a1 = _mm256_madd_epi16(P, _mm256_shuffle_epi8(P, swap));
+    __m256i b1 = _mm256_madd_epi16(P, P);
+    __m256i a2 = _mm256_sub_epi32(_mm256_mullo_epi32(XY, _mm256_set1_epi32(2 * NW)), a1);
+    __m256i b2 = _mm256_sub_epi32(_mm256_mullo_epi32(S, _mm256_set1_epi32(NW)), b1);
+#define HALF(v, h) _mm256_cvtepi32_pd(h ? _mm256_extracti128_si256(v, 1) : _mm256_castsi256_si128(v))
+#define RATIO(h)                                                                       \
+    _mm256_div_pd(_mm256_mul_pd(_mm256_add_pd(HALF(a1, h), c1), _mm256_add_pd(HALF(a2, h), c2)), \
+                  _mm256_mul_pd(_mm256_add_pd(HALF(b1, h), c1), _mm256_add_pd(HALF(b2, h), c2)))
+    *acc0 = _mm256_add_pd(*acc0, RATIO(0));
+    *acc1 = _mm256_add_pd(*acc1, RATIO(1));
+#undef RATIO
+#undef HALF
+}
+
+/* Block sums of |a - b| and the sum of (a - b)^2 for values [s, e), s a multiple of 8. */
+static AVX2 void diff_blocks_avx2(const Frame *f, size_t s, size_t e, long long *sq, long long *ab) {
+    const __m256i zero = _mm256_setzero_si256();
+    /* The low 16 bits of each 64-bit SAD lane to the first 4 bytes of its 128-bit half. */
+    const __m256i pick = _mm256_setr_epi8(0, 1, 8, 9, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                          0, 1, 8, 9, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const __m256i gather = _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0);
+    __m256i q = zero, t = zero;
+    long long sqs = 0;
+    size_t i = s;
+    int steps = 0;
+    for (; i + 32 <= e; i += 32) {
+        __m256i va = _mm256_loadu_si256((const __m256i *)(f->a + i));
+        __m256i vb = _mm256_loadu_si256((const __m256i *)(f->b + i));
+        __m256i sad = _mm256_sad_epu8(va, vb);  /* 4 blocks' sums in 64-bit lanes */
+        t = _mm256_add_epi64(t, sad);
+        __m256i packed = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(sad, pick), gather);
+        _mm_storel_epi64((__m128i *)(f->blk + (i >> 3)), _mm256_castsi256_si128(packed));
+        __m256i d = _mm256_or_si256(_mm256_subs_epu8(va, vb), _mm256_subs_epu8(vb, va));
+        __m256i lo = _mm256_unpacklo_epi8(d, zero), hi = _mm256_unpackhi_epi8(d, zero);
+        q = _mm256_add_epi32(q, _mm256_add_epi32(_mm256_madd_epi16(lo, lo), _mm256_madd_epi16(hi, hi)));
+        if (++steps == 2048) { /* each int32 lane grows by < 2^18 a step: flush long before 2^31 */
+            int32_t tmp[8];
+            _mm256_storeu_si256((__m256i *)tmp, q);
+            for (int l = 0; l < 8; l++) sqs += tmp[l];
+            q = zero;
+            steps = 0;
+        }
+    }
+    int32_t tq[8];
+    long long tt[4];
+    _mm256_storeu_si256((__m256i *)tq, q);
+    _mm256_storeu_si256((__m256i *)tt, t);
+    for (int l = 0; l < 8; l++) sqs += tq[l];
+    *sq += sqs;
+    *ab += tt[0] + tt[1] + tt[2] + tt[3];
+    if (i < e) diff_blocks_scalar(f, i, e, sq, ab);
+}
+
+/* SSIM values at outputs [s, e) of a row. Inlined with a constant C (3, RGB) its 21 window loads
+ * take constant offsets; any other C goes through the same code with a variable one. */
+static AVX2 inline __attribute__((always_inline)) void strip_avx2(
+    const Cols *c, int s, int e, int C, __m256d c1, __m256d c2, __m256d *acc0, __m256d *acc1,
+    double *tail, double c1s, double c2s) {
+    int i = s;
+    for (; i + 8 <= e; i += 8) ratio8(c, i, C, c1, c2, acc0, acc1);
+    for (; i < e; i++) *tail += ratio_at(c, i, C, c1s, c2s);
+}
+
+static AVX2 void band_avx2(const Frame *f, int r0, int r1, int own1, const uint8_t *zero,
+                           BandOut *out) {
+    const int WC = f->WC, OW = f->OW, C = f->C, lead = (WIN - 1) * C;
+    Cols c;
+    if (cols_alloc(&c, WC)) { out->failed = 1; return; }
+    const __m256d c1 = _mm256_set1_pd(f->c1), c2 = _mm256_set1_pd(f->c2);
+    __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
+    double tail = 0;
+    long long sq = 0, ab = 0;
+    for (int ny = r0; ny < r0 + WIN - 1; ny++) { /* the first 6 rows of the window */
+        if (ny < own1) {
+            size_t s, e;
+            row_block_range(f, ny, &s, &e);
+            diff_blocks_avx2(f, s, e, &sq, &ab);
+        }
+        vupdate_avx2(&c, f->a + (size_t)ny * WC, f->b + (size_t)ny * WC, zero, zero, 0, WC);
+    }
+    for (int y = r0; y < r1; y++) {
+        const int ny = y + WIN - 1;
+        const uint8_t *na = f->a + (size_t)ny * WC, *nb = f->b + (size_t)ny * WC;
+        const uint8_t *oa = y > r0 ? f->a + (size_t)(y - 1) * WC : zero;
+        const uint8_t *ob = y > r0 ? f->b + (size_t)(y - 1) * WC : zero;
+        if (ny < own1) {
+            size_t s, e;
+            row_block_range(f, ny, &s, &e);
+            diff_blocks_avx2(f, s, e, &sq, &ab);
+        }
+        vupdate_avx2(&c, na, nb, oa, ob, 0, lead);
+        for (int s = 0; s < OW; s += STRIP) {
+            int e = s + STRIP < OW ? s + STRIP : OW;
+            vupdate_avx2(&c, na, nb, oa, ob, s + lead, e + lead);
+            if (C == 3) strip_avx2(&c, s, e, 3, c1, c2, &acc0, &acc1, &tail, f->c1, f->c2);
+            else strip_avx2(&c, s, e, C, c1, c2, &acc0, &acc1, &tail, f->c1, f->c2);
+        }
+    }
+    free(c.sp);
+    double l[4];
+    _mm256_storeu_pd(l, _mm256_add_pd(acc0, acc1));
+    out->ssim = ((l[0] + l[1]) + (l[2] + l[3])) + tail;
+    out->sq = sq;
+    out->ab = ab;
+}
+
+static int cpu_has_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+#else
+static int cpu_has_avx2(void) { return 0; }
+#endif
+
+/* ---------------------------------------------------------------------------------------- */
+
+enum { ISA_PORTABLE = 0, ISA_AVX2 = 1 };
+
+/* The path "auto" takes: AVX2 where the CPU has it, unless GT_GEN_FASTSSIM_ISA=portable. */
+static int auto_isa(void) {
+    const char *env = getenv("GT_GEN_FASTSSIM_ISA");
+    if (env && strcmp(env, "portable") == 0) return ISA_PORTABLE;
+    return cpu_has_avx2() ? ISA_AVX2 : ISA_PORTABLE;
+}
+
+static int parse_isa(const char *name, int *isa) {
+    if (!name || strcmp(name, "auto") == 0) { *isa = auto_isa(); return 0; }
+    if (strcmp(name, "portable") == 0) { *isa = ISA_PORTABLE; return 0; }
+    if (strcmp(name, "avx2") == 0) {
+        if (!cpu_has_avx2()) {
+            PyErr_SetString(PyExc_ValueError, "this CPU (or build) has no AVX2/FMA path");
+            return -1;
+        }
+        *isa = ISA_AVX2;
+        return 0;
+    }
+    PyErr_Format(PyExc_ValueError, "unknown isa '%s': use 'auto', 'portable' or 'avx2'", name);
+    return -1;
+}
+
+/* Threads share a frame's bands through a counter: each claims the next band until none is
+ * left, and the caller waits only for bands that were claimed, never for a thread that has not
+ * started. (An OpenMP team waits at its closing barrier for every member: on a busy machine a
+ * member the scheduler leaves out for 20 ms turned a 3 ms frame into a 40 ms one.) Helpers are
+ * started per frame (tens of microseconds against milliseconds of work) and detached; one that
+ * starts after the work is gone touches only the job's counters, which it co-owns. */
+typedef struct {
+    Frame f;
+    int bands, OH, isa;
+    const uint8_t *zero;
+    BandOut *outs;
+#if HAVE_THREADS
+    atomic_int next, done, refs;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+#endif
+} Job;
+
+static void do_band(Job *j, int t) {
+    int r0 = (int)((long long)j->OH * t / j->bands), r1 = (int)((long long)j->OH * (t + 1) / j->bands);
+    int own1 = t == j->bands - 1 ? j->f.H : r1; /* the last band also owns the bottom 6 rows */
+#if HAVE_AVX2_PATH
+    if (j->isa == ISA_AVX2) band_avx2(&j->f, r0, r1, own1, j->zero, j->outs + t);
+    else
+#endif
+        band_portable(&j->f, r0, r1, own1, j->zero, j->outs + t);
+}
+
+#if HAVE_THREADS
+static void run_bands(Job *j) {
+    for (;;) {
+        int t = atomic_fetch_add(&j->next, 1);
+        if (t >= j->bands) return;
+        do_band(j, t);
+        if (atomic_fetch_add(&j->done, 1) + 1 == j->bands) {
+            pthread_mutex_lock(&j->mu);
+            pthread_cond_signal(&j->cv);
+            pthread_mutex_unlock(&j->mu);
+        }
+    }
+}
+
+static void job_release(Job *j) {
+    if (atomic_fetch_sub(&j->refs, 1) == 1) {
+        pthread_mutex_destroy(&j->mu);
+        pthread_cond_destroy(&j->cv);
+        free(j);
+    }
+}
+
+static void *helper(void *arg) {
+    run_bands((Job *)arg);
+    job_release((Job *)arg);
+    return NULL;
+}
+
+/* CPUs this process may run on. */
+static int cpus_available(void) {
+#ifdef CPU_COUNT
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+#endif
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+#endif
+
+/* Threads for one frame: the argument, else GT_GEN_FASTSSIM_THREADS, else OMP_NUM_THREADS (the
+ * usual way to cap a CI job's threads), else every CPU this process may use (0: "auto"). */
+static int team_size(int threads, int *automatic) {
+    const char *names[] = {"GT_GEN_FASTSSIM_THREADS", "OMP_NUM_THREADS"};
+    for (int i = 0; i < 2 && threads <= 0; i++) {
+        const char *env = getenv(names[i]);
+        if (env) threads = atoi(env);
+    }
+    *automatic = threads <= 0;
+#if HAVE_THREADS
+    if (threads <= 0) threads = cpus_available();
+#endif
+    if (threads > 64) threads = 64;
+    return threads > 0 ? threads : 1;
+}
+
+#if HAVE_THREADS
+/* "auto" backs off where helpers do not pay: when the caller, done with its share, waited for a
+ * helper longer than a quarter of its own work (the other cores are busy: a helper that the
+ * scheduler put aside mid-band holds the frame up), the next 4, 8, ... 256 frames run on the
+ * caller's thread alone, then helpers are tried again. On an idle machine the wait is a
+ * fraction of a band and helpers stay on. */
+static atomic_int alone_left, alone_len;
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int auto_team(int team) {
+    if (team > 1 && atomic_load(&alone_left) > 0) {
+        atomic_fetch_sub(&alone_left, 1);
+        return 1;
+    }
+    return team;
+}
+
+static void auto_learn(int64_t busy, int64_t waited) {
+    if (waited * 4 > busy) {
+        int len = atomic_load(&alone_len);
+        len = len < 4 ? 4 : (len >= 128 ? 256 : 2 * len);
+        atomic_store(&alone_len, len);
+        atomic_store(&alone_left, len);
+    } else {
+        atomic_store(&alone_len, 0);
+    }
+}
+#endif
+
+/* Runs every band of the job, on up to `team` threads (the caller's included). Returns the job
+ * for the caller to read and release (it may be shared with late helpers). */
+static Job *run_job(Job *j, int team, int learn) {
+#if HAVE_THREADS
+    atomic_init(&j->next, 0);
+    atomic_init(&j->done, 0);
+    atomic_init(&j->refs, 1);
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    if (team > j->bands) team = j->bands;
+    pthread_attr_t attr;
+    int attr_ok = pthread_attr_init(&attr) == 0;
+    if (attr_ok) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 1 << 20);
+    }
+    for (int i = 1; i < team; i++) {
+        pthread_t th;
+        atomic_fetch_add(&j->refs, 1);
+        if (!attr_ok || pthread_create(&th, &attr, helper, j) != 0) {
+            atomic_fetch_sub(&j->refs, 1); /* no thread: the caller does the work */
+            break;
+        }
+    }
+    if (attr_ok) pthread_attr_destroy(&attr);
+    int64_t t0 = learn ? now_ns() : 0;
+    run_bands(j);
+    int64_t t1 = learn ? now_ns() : 0;
+    pthread_mutex_lock(&j->mu);
+    while (atomic_load(&j->done) < j->bands) pthread_cond_wait(&j->cv, &j->mu);
+    pthread_mutex_unlock(&j->mu);
+    if (learn) auto_learn(t1 - t0, now_ns() - t1);
+#else
+    (void)team; (void)learn;
+    for (int t = 0; t < j->bands; t++) do_band(j, t);
+#endif
+    return j;
+}
+
+static void job_done(Job *j) {
+#if HAVE_THREADS
+    job_release(j);
+#else
+    free(j);
+#endif
+}
+
+/* metrics(a, b, h, w, c, data_range[, isa[, band_rows[, threads]]])
+ *   -> (ssim, sum_sq_diff, sum_abs_diff, numpy_f32_mad)
+ * band_rows: output rows per band (0: the default); tests use 1 to put band edges everywhere.
+ * threads: the team size (0: GT_GEN_FASTSSIM_THREADS or all cores); never changes the result. */
 static PyObject *metrics(PyObject *self, PyObject *args) {
     Py_buffer ba, bb;
     int H, W, C;
     double R;
-    if (!PyArg_ParseTuple(args, "y*y*iiid", &ba, &bb, &H, &W, &C, &R)) return NULL;
-    if (ba.len != bb.len || ba.len != (Py_ssize_t)H * W * C || H < WIN || W < WIN || C < 1 || C > 8) {
+    const char *isa_name = NULL;
+    int isa, band_rows = 0, threads = 0;
+    if (!PyArg_ParseTuple(args, "y*y*iiid|zii", &ba, &bb, &H, &W, &C, &R, &isa_name, &band_rows,
+                          &threads))
+        return NULL;
+    if (parse_isa(isa_name, &isa)) {
         PyBuffer_Release(&ba); PyBuffer_Release(&bb);
-        PyErr_SetString(PyExc_ValueError, "frames must be two uint8 HxWxC buffers with H, W >= 7");
         return NULL;
     }
-    const uint8_t *a = ba.buf, *b = bb.buf;
-    const double n = WIN * WIN;
-    const double c1 = (0.01 * R) * (0.01 * R) * n * n, c2 = (0.03 * R) * (0.03 * R) * n * (n - 1);
-    const int OH = H - WIN + 1;
-    double sums[8] = {0};
-    long long sq = 0, ab = 0;
-    float mad = 0.0f;
-    int failed = 0;
-    int bands = 1;
-#ifdef _OPENMP
-    bands = omp_get_max_threads() * 2;
-#endif
-    if (bands > OH) bands = OH;
-    double *accs = calloc((size_t)bands * 8, sizeof(double));
-    if (!accs) {
+    if (ba.len != bb.len || H < WIN || W < WIN || C < 1 || C > 8 ||
+        ba.len != (Py_ssize_t)H * W * C || !(R > 0) || band_rows < 0) {
+        PyBuffer_Release(&ba); PyBuffer_Release(&bb);
+        PyErr_SetString(PyExc_ValueError,
+                        "frames must be two uint8 HxWxC buffers with H, W >= 7, C <= 8, data_range > 0");
+        return NULL;
+    }
+    Job *j = calloc(1, sizeof(Job));
+    if (!j) {
         PyBuffer_Release(&ba); PyBuffer_Release(&bb);
         return PyErr_NoMemory();
     }
-    /* Threads only pay off on large frames: waking a team costs more than a small frame. */
-    const int big = (long long)H * W * C >= (1 << 18);
+    Frame *f = &j->f;
+    f->a = ba.buf; f->b = bb.buf; f->H = H; f->W = W; f->C = C; f->WC = W * C; f->OW = (W - WIN + 1) * C;
+    f->N = (size_t)H * W * C;
+    f->c1 = (0.01 * R) * (0.01 * R) * NW * NW;
+    f->c2 = (0.03 * R) * (0.03 * R) * NW * (NW - 1);
+    const int OH = H - WIN + 1;
+    /* Bands of about 48 output rows: enough to balance threads, few enough that re-reading the
+     * 6 rows above each band costs little. Independent of the thread count (determinism). */
+    int bands = OH / (band_rows ? band_rows : 48);
+    if (bands < 1) bands = 1;
+    if (bands > (band_rows ? OH : 256)) bands = band_rows ? OH : 256;
+    j->bands = bands; j->OH = OH; j->isa = isa;
+    uint16_t *blk = f->blk = malloc(sizeof(uint16_t) * (f->N / 8 + 1));
+    BandOut *outs = j->outs = calloc((size_t)bands, sizeof(BandOut));
+    uint8_t *zero = calloc((size_t)f->WC + 32, 1);
+    j->zero = zero;
+    if (!blk || !outs || !zero) {
+        free(blk); free(outs); free(zero); free(j);
+        PyBuffer_Release(&ba); PyBuffer_Release(&bb);
+        return PyErr_NoMemory();
+    }
+    /* Threads only pay off on large frames: starting them costs more than a small frame. */
+    int automatic = 0;
+    int team = f->N >= ((size_t)1 << 18) ? team_size(threads, &automatic) : 1;
+#if HAVE_THREADS
+    if (automatic) team = auto_team(team);
+#endif
+    const size_t N = f->N;
+    int failed = 0;
+    double ssim = 0;
+    long long sq = 0, ab = 0;
+    float mad;
     Py_BEGIN_ALLOW_THREADS
-#pragma omp parallel for schedule(dynamic, 1) reduction(+ : failed) if (big)
-    for (int t = 0; t < bands; t++) {
-        int r0 = (int)((long long)OH * t / bands), r1 = (int)((long long)OH * (t + 1) / bands);
-        if (r1 > r0) failed += ssim_band(a, b, H, W, C, r0, r1, c1, c2, accs + (size_t)t * 8) != 0;
+    run_job(j, team, automatic && team > 1);
+    for (int t = 0; t < bands; t++) { /* in band order: deterministic */
+        ssim += outs[t].ssim; sq += outs[t].sq; ab += outs[t].ab; failed |= outs[t].failed;
     }
-    for (int t = 0; t < bands; t++)  /* in band order: deterministic */
-        for (int ch = 0; ch < C; ch++) sums[ch] += accs[(size_t)t * 8 + ch];
-    const size_t N = (size_t)H * W * C;
-    mad = pairwise_absdiff(a, b, N) / (float)N;
-#pragma omp parallel for reduction(+ : sq, ab) if (big)
-    for (long long i = 0; i < (long long)N; i++) {
-        int d = (int)a[i] - (int)b[i];
-        sq += d * d;
-        ab += d < 0 ? -d : d;
-    }
+    mad = failed ? 0.0f : pairwise_blocks(blk, 0, N) / (float)N;
+    job_done(j); /* j is not used after this: a late helper may still hold it */
     Py_END_ALLOW_THREADS
-    free(accs);
+    free(blk); free(outs); free(zero);
     PyBuffer_Release(&ba); PyBuffer_Release(&bb);
     if (failed) return PyErr_NoMemory();
-    double mean = 0;
-    for (int ch = 0; ch < C; ch++) mean += sums[ch] / ((double)OH * (W - WIN + 1));
-    return Py_BuildValue("dLLd", mean / C, sq, ab, (double)mad);
+    double mean = ssim / ((double)OH * ((W - WIN + 1) * C)); /* every channel: the same count */
+    return Py_BuildValue("dLLd", mean, sq, ab, (double)mad);
 }
 
+static PyObject *isa(PyObject *self, PyObject *args) {
+    return PyUnicode_FromString(auto_isa() == ISA_AVX2 ? "avx2" : "portable");
+}
+
+static PyObject *has_avx2(PyObject *self, PyObject *args) { return PyBool_FromLong(cpu_has_avx2()); }
+
 static PyMethodDef Methods[] = {
-    {"metrics", metrics, METH_VARARGS, "SSIM, sums of squared and absolute differences, numpy float32 MAD."},
+    {"metrics", metrics, METH_VARARGS,
+     "metrics(a, b, h, w, c, data_range, isa=None) -> (ssim, sum of squared diffs, sum of "
+     "abs diffs, numpy's float32 MAD); isa: None/'auto', 'portable' or 'avx2'."},
+    {"isa", isa, METH_NOARGS, "The path 'auto' takes now: 'avx2' or 'portable'."},
+    {"has_avx2", has_avx2, METH_NOARGS, "Whether the AVX2/FMA path is built and this CPU runs it."},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef Module = {PyModuleDef_HEAD_INIT, "_fastssim", NULL, -1, Methods};
