@@ -66,6 +66,10 @@ class CaseResult:
     #: manifest.json), ``fetch.json`` (the record of ``gt-gen fetch``) or ``unverified`` (no
     #: record: e.g. sglang's own ci-data). None when no GT was read.
     gt_verification: str | None = None
+    #: Which implementation made the GT (gt_gen.store.provenance): ``source`` (as sglang's
+    #: case_map names it; null: not known), ``declared_by``, the ``registry``'s for the case and
+    #: ``same_as_registry``; {} when no GT was read.
+    gt_implementation: dict[str, Any] = field(default_factory=dict)
     #: What PIL's ``.convert("RGB")`` did to the GT / candidate images, as sglang reads them
     #: (``"RGBA->RGB"``, ``"P->RGB"``; ``"RGB"``: nothing); None for video frames.
     gt_image_mode: str | None = None
@@ -211,6 +215,18 @@ def _files(v: Any, name: str) -> dict[str, str]:
     return {k: str(_text(x, f"{name}.{k}")) for k, x in _obj(v, name).items()}
 
 
+def _gt_implementation(v: Any, name: str) -> dict[str, Any]:
+    out = dict(_obj(v, name))
+    for k in ("source", "declared_by", "registry"):
+        if k in out:
+            _text(out[k], f"{name}.{k}", optional=True)
+    if out.get("same_as_registry") is not None and not isinstance(out["same_as_registry"], bool):
+        raise _Bad(f"{name}.same_as_registry", "true, false or null", out["same_as_registry"])
+    if "details" in out:
+        _files(out["details"], f"{name}.details")
+    return out
+
+
 def _choice(options: tuple[str, ...]) -> Any:
     def check(v: Any, name: str) -> str:
         if not isinstance(v, str) or v not in options:
@@ -247,6 +263,7 @@ _FIELDS: dict[str, Any] = {
     "diff_image": _diff_image,
     "curves": _curves,
     "gt_verification": lambda v, n: _text(v, n, optional=True),
+    "gt_implementation": lambda v, n: _gt_implementation(v, n),
     "gt_image_mode": lambda v, n: _text(v, n, optional=True),
     "candidate_image_mode": lambda v, n: _text(v, n, optional=True),
     "whole_video": lambda v, n: _decode(_obj(v, n)),

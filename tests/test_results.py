@@ -41,7 +41,8 @@ JSON_VALUES = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=8)
 FIELDS = ["case_id", "modality", "status", "message", "gates", "worst", "frames", "clip", "gt_folder",
-          "gt_files", "candidate", "diff_image", "curves", "gt_verification"]
+          "gt_files", "candidate", "diff_image", "curves", "gt_verification", "gt_implementation",
+          "gt_implementation.source", "gt_implementation.details"]
 
 
 def _valid_doc() -> dict:

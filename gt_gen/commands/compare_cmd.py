@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,9 +90,11 @@ class Loaded:
     gt_files: dict[str, str] = field(default_factory=dict)
     cand_path: Path | None = None
     verification: str = ""
+    gt_implementation: Any = None  # gt_gen.store.provenance.GtImplementation of the GT read
     gt_video: tuple[str, bytes] | None = None  # (path in the source, bytes): --frames all
     gt_video_error: BaseException | None = None  # raised only if the video is used
     no_video: str = ""  # why there are no whole-video curves
+    curves: Any = None  # gt_gen.compare.CurvesJob: both videos already decoding (--frames all)
 
 
 def load_gt_part(case, reader: Verifier, platform: str | None, whole: bool) -> Loaded:
@@ -115,6 +117,9 @@ def load_gt_part(case, reader: Verifier, platform: str | None, whole: bool) -> L
             except Exception as exc:  # noqa: BLE001  (re-raised where the video is used)
                 got.gt_video_error = exc
     got.verification = reader.verification(list(gt_files.values()))
+    from gt_gen.store.provenance import of_found_gt
+
+    got.gt_implementation = of_found_gt(reader, gt_folder, case, list(gt_files.values()))
     return got
 
 
@@ -184,6 +189,52 @@ def prefetched(items: list[Any], load: Callable[[Any], Any], ahead: int = 1) -> 
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def started_ahead(parts: Iterator[tuple[Future[Loaded], Future[Any]]], candidate: Path,
+                  opts: CompareOptions, submit: Callable[..., Any]) -> Generator[Loaded, None, None]:
+    """Each case's parts joined (:func:`join_parts`) in order, and with ``--frames all`` the
+    next case's two videos already decoding on ``submit`` while this one is measured. An
+    error of case i+1 is raised only when its turn comes, after case i's result, as if read
+    in line; decoders nobody will read are stopped when this generator is closed."""
+    from gt_gen.compare import pipelined, start_curves
+
+    pipe = opts.frames == "all" and pipelined()
+    pending: deque[Loaded | BaseException] = deque()
+    more, cur = True, None
+
+    def pull() -> bool:
+        nxt = next(parts, None)
+        if nxt is None:
+            return False
+        try:
+            got = join_parts(nxt[0].result(), nxt[1], candidate)
+        except Exception as exc:  # noqa: BLE001  (raised at its case's turn)
+            pending.append(exc)
+            return False
+        if pipe and got.result is None and got.gt_video is not None and got.case.modality == "video":
+            assert got.cand_path is not None
+            got.curves = start_curves(got.gt_video[1], got.cand_path, opts, gt_where=got.gt_video[0],
+                                      cand_keys=got.cand, submit=submit)
+        pending.append(got)
+        return True
+
+    try:
+        while True:
+            while more and len(pending) <= (1 if pipe else 0):
+                more = pull()
+            if not pending:
+                return
+            cur = pending.popleft()
+            if isinstance(cur, BaseException):
+                raise cur
+            yield cur
+            if cur.curves is not None:  # measured (or skipped): its decoders are done with
+                cur.curves.close()
+    finally:
+        for item in (cur, *pending):
+            if isinstance(item, Loaded) and item.curves is not None:
+                item.curves.close()
+
+
 def whole_video(res: CaseResult, got: Loaded, thresholds, opts: CompareOptions) -> None:
     """Every frame's curves (``--frames all``), the GT mp4 read through the source.
 
@@ -205,7 +256,7 @@ def whole_video(res: CaseResult, got: Loaded, thresholds, opts: CompareOptions) 
     assert got.cand_path is not None
     # Decoded from memory: errors name the GT file in the source, never a temporary copy.
     all_frame_curves(res, data, got.cand_path, opts, gt_where=rel, gt_keys=got.gt,
-                     cand_keys=got.cand,
+                     cand_keys=got.cand, job=got.curves,
                      gates={m: g.value for m, g in thresholds.gates(case.id, case.modality).items()})
     if opts.gate_frames == "all":
         gate_all_frames(res, thresholds, case)
@@ -271,13 +322,17 @@ def run(args: argparse.Namespace) -> int:
     ahead = read_ahead()
     gt_reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gt-gen-gt")  # the source: one thread
     cand_reader = ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="gt-gen-cand")
+    # --frames all: a case's GT and candidate videos decode at once, the next case's as soon
+    # as this one's are done (compare.CurvesJob), while the metrics run here.
+    decoders = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gt-gen-decode")
+    loaded: Generator[Loaded, None, None] | None = None
     try:
         gt_parts = ahead_of_time(cases, lambda c: load_gt_part(c, reader, platform, opts.frames == "all"),
                                  gt_reader, ahead)
         cand_parts = ahead_of_time(cases, lambda c: load_candidate_part(c, candidate, len(cases) == 1),
                                    cand_reader, ahead)
-        for gt_part, cand_part in zip(gt_parts, cand_parts):
-            got = join_parts(gt_part.result(), cand_part, candidate)
+        loaded = started_ahead(zip(gt_parts, cand_parts), candidate, opts, decoders.submit)
+        for got in loaded:
             case = got.case
             if got.result is not None:
                 results.append(got.result)
@@ -285,6 +340,12 @@ def run(args: argparse.Namespace) -> int:
             res = evaluate_case(case, got.gt, got.cand, thresholds, opts, clip)
             res.gt_folder, res.gt_files, res.candidate = got.gt_folder, got.gt_files, str(got.cand_path)
             res.gt_verification = got.verification
+            if got.gt_implementation is not None:  # which implementation made the GT: told, never a verdict
+                from gt_gen.store.provenance import note
+
+                res.gt_implementation = got.gt_implementation.as_json(case)
+                if note(case, got.gt_implementation):
+                    res.message = (res.message + "; " if res.message else "") + note(case, got.gt_implementation)
             if res.gt_verification == "unverified":
                 res.message = (res.message + "; " if res.message else "") + (
                     f"GT unverified: no manifest covers folder {got.gt_folder} (compared as found)")
@@ -303,7 +364,9 @@ def run(args: argparse.Namespace) -> int:
             results.append(res)
         encoded = {name: fut.result() for name, fut in images.items()}
     finally:
-        for pool in (gt_reader, cand_reader, painter):
+        if loaded is not None:
+            loaded.close()  # stops the decoders of cases never measured
+        for pool in (gt_reader, cand_reader, painter, decoders):
             pool.shutdown(wait=True, cancel_futures=True)
 
     require_reachable(source, [r.message for r in results if r.status == "unknown_gt"], len(cases))

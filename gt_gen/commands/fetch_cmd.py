@@ -4,7 +4,10 @@ Nothing partial: every file is read and verified first, then written into a stag
 beside ``--out``, which is moved into place at the very end (an ``--out`` that is a file, or
 a folder holding anything but an earlier fetch, is refused before any network). The folder
 carries ``fetch.json`` with every file's sha256, and how its source verified it, so
-``compare --gt FOLDER`` later refuses a file changed after the fetch.
+``compare --gt FOLDER`` later refuses a file changed after the fetch. Each case's record also
+says which implementation made its GT (``gt_implementation``, from the ci-data case_map:
+:mod:`gt_gen.store.provenance`), with a note when it is not the one the registry runs for the
+case; contradictory provenance is refused like tampering (exit 2, nothing written).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from gt_gen import jsonio
 from gt_gen.errors import GtGenError, UsageError
 from gt_gen.store.integrity import FETCH_RECORD, GtUnknownError, ManifestMissingError, Verifier
 from gt_gen.store.lookup import locate, require_reachable, video_relpath
+from gt_gen.store.provenance import note, of_found_gt
 from gt_gen.store.source import Presence
 from gt_gen.store.sources import KINDS, open_source
 
@@ -113,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
                               "platform": args.platform, "cases": {}}
     blobs: dict[str, bytes] = {}
     problems = []
+    notes = []
     for case in cases:
         found = locate(source, case, args.platform)
         if found.status is not Presence.PRESENT:
@@ -136,8 +141,12 @@ def run(args: argparse.Namespace) -> int:
         for rel, data in got.items():
             blobs[posixpath.basename(rel)] = data
             files[posixpath.basename(rel)] = hashlib.sha256(data).hexdigest()
+        impl = of_found_gt(reader, found.folder, case, rels)
         record["cases"][case.id] = {"status": "present", "folder": found.folder, "files": files,
-                                    "gt_verification": reader.verification(rels)}
+                                    "gt_verification": reader.verification(rels),
+                                    "gt_implementation": impl.as_json(case)}
+        if note(case, impl):
+            notes.append(f"{case.id}: {note(case, impl)}")
     require_reachable(source, [e["detail"] for e in record["cases"].values() if e["status"] == "unknown"],
                       len(cases))
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.fetch-", dir=anchor))
@@ -154,6 +163,8 @@ def run(args: argparse.Namespace) -> int:
             shutil.rmtree(stage)
     print(f"fetched {len(cases) - len(problems)}/{len(cases)} case(s) at "
           f"{source.commit or 'a plain directory'} into {out}")
+    for n in notes:
+        print(f"  note: {n}")
     for p in problems:
         print(f"  not fetched: {p}")
     return 1 if problems else 0

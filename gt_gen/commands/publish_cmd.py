@@ -29,6 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-drift", action="store_true",
                    help="publish even where new GT drifted far from the GT it replaces "
                         "(a deliberate regeneration)")
+    p.add_argument("--replace-implementation", action="store_true",
+                   help="replace a case's GT made by another implementation (e.g. sglang's Wan2.1 "
+                        "WanT2V GT by gt-gen's diffusers GT); refused without it, and recorded "
+                        "(case_map entry `replaced`, commit message) with it")
     p.add_argument("--cases", dest="cases_dir", default=None,
                    help="folder of <group>.toml case files (default: the cases shipped with gt-gen)")
     p.add_argument("--group", default=None,
@@ -84,9 +88,13 @@ def run(args: argparse.Namespace) -> int:
     prov = Provenance(source_ref=args.source_ref, source_sha=args.source_sha,
                       torch=torch.__version__, run_url=redact(args.run_url or env_run_url()))
     pub = Publisher(args.repo, branch, args.target, args.platform, prov, attempts=args.attempts)
-    res = pub.publish(source, cases, check_only=args.check_only, allow_drift=args.allow_drift)
+    res = pub.publish(source, cases, check_only=args.check_only, allow_drift=args.allow_drift,
+                      replace_implementation=args.replace_implementation)
     for r in res.reports:
         print(f"quality {r.case_id}: ok" + "".join(f"\n  note: {n}" for n in r.notes))
+    for cid, old in sorted(res.replaced.items()):
+        print(f"replaced {cid}: GT made by {old} replaced by {pub.impls[cid].source} "
+              "(--replace-implementation)")
     if args.check_only:
         print(f"check-only: {len(cases)} case(s) would be published to {pub.folder} on {branch}")
         return 0

@@ -129,6 +129,7 @@ class Verifier:
         self.require_manifest = require_manifest
         self.platform = platform
         self._folders: dict[str, FolderRecords] = {}
+        self._optional: dict[str, bytes | None] = {}
         self._published: bool | None = None
         #: relpath -> how it was verified (``manifest``, ``fetch.json`` or ``unverified``).
         self.verified_by: dict[str, str] = {}
@@ -223,6 +224,17 @@ class Verifier:
                                  f"{unknown[0]} could not be probed{self._why()}; not compared",
                                  path=folder or ".")
         return ""
+
+    def optional(self, relpath: str) -> bytes | None:
+        """A bookkeeping file beside GT (``case_map.json``, ``manifest.json``, ``fetch.json``)
+        as the source holds it, None when it is not there; :class:`GtUnknownError` when that is
+        not known. Read once per run (the GT's provenance is told from these)."""
+        if relpath not in self._optional:
+            p = self._probe(relpath)
+            if p is Presence.UNKNOWN:
+                raise GtUnknownError(f"whether {relpath} exists is unknown{self._why()}", path=relpath)
+            self._optional[relpath] = self._fetch(relpath) if p is Presence.PRESENT else None
+        return self._optional[relpath]
 
     # -- reading --------------------------------------------------------------------------
     def read(self, relpath: str) -> bytes:

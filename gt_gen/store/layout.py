@@ -13,9 +13,13 @@ of every case it holds. Three shapes are read:
 * a flat ``{id: [file, ...]}``.
 
 Top-level keys other than ``cases`` (``bundle_date``, ``active_gt_replacement``, ...) and an
-entry's keys other than ``outputs`` are sglang's bookkeeping, ignored. Every case id and file
-name is a name, never a path (:func:`gt_gen.names.safe_name`): a case map is input gt-gen does
-not control, and its names are joined to folders.
+entry's keys other than ``outputs`` are sglang's bookkeeping, ignored by the lookup; an entry's
+``source`` says which implementation made its GT (:mod:`gt_gen.store.provenance` reads it, and
+``publish`` writes it, with ``implementation`` / ``backend`` / ``pipeline`` / ``precision``, into
+every entry it writes: a list entry becomes ``{"outputs": [...], ...}``, the file's shape and
+every other entry stay as they were). Every case id and file name is a name, never a path
+(:func:`gt_gen.names.safe_name`): a case map is input gt-gen does not control, and its names are
+joined to folders.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from gt_gen.names import safe_name
 GT_ROOT = "diffusion-ci/consistency_gt"
 TARGETS = ("official_generated", "sglang_generated")
 CASE_MAP = "case_map.json"
+#: Entry key under which ``publish --replace-implementation`` keeps the entry it replaced.
+REPLACED = "replaced"
 
 _SHAPES = ('{"cases": {id: {"outputs": [file, ...]}}} (sglang), {"cases": {id: [file, ...]}} '
            "or {id: [file, ...]}")
@@ -74,13 +80,23 @@ def parse_case_map(data: bytes, where: str) -> dict[str, list[str]]:
     return {safe_name(cid, kind="case id", where=where): _entry(cid, v, where) for cid, v in cases.items()}
 
 
+def raw_entries(data: bytes, where: str) -> dict[str, Any]:
+    """Each case's entry as the file holds it (a list, or sglang's object with ``source`` and
+    the rest), after :func:`parse_case_map` validated the file: the provenance of the GT lives
+    in those other keys."""
+    parse_case_map(data, where)
+    obj: Any = jsonio.loads(data, where)
+    return dict(obj["cases"] if "cases" in obj else obj)
+
+
 def dump_case_map(mapping: dict[str, list[str]]) -> str:
     return json.dumps({"cases": {k: sorted(v) for k, v in sorted(mapping.items())}},
                       indent=2, sort_keys=True) + "\n"
 
 
 def merge_case_map(existing: bytes | None, updates: dict[str, list[str]], where: str,
-                   *, extra: dict[str, Any] | None = None) -> str:
+                   *, extra: dict[str, Any] | None = None,
+                   marks: dict[str, dict[str, Any]] | None = None) -> str:
     """``case_map.json`` text with ``updates`` (case id -> files) merged into ``existing``,
     keeping the shape and every key it already had.
 
@@ -88,7 +104,14 @@ def merge_case_map(existing: bytes | None, updates: dict[str, list[str]], where:
     shape and drop ``bundle_date`` or an entry's ``source`` / ``script`` — sglang's tooling
     reads them. Entries in sglang's object shape get their ``outputs`` replaced (other keys
     kept); a new case joins in the shape the file already uses. ``extra`` top-level keys
-    (gt-gen's publish mark) are set only on an object that has a ``cases`` table."""
+    (gt-gen's publish mark) are set only on an object that has a ``cases`` table.
+
+    ``marks`` (case id -> keys) are set on that case's entry, which becomes an object if it was
+    a list: the GT's implementation travels with its outputs (:mod:`gt_gen.store.provenance`).
+    An ``outputs`` key in ``marks`` is ignored: the outputs are ``updates``'; a mark set to
+    None removes that key (a detail the new GT does not declare). A mark holding
+    ``replaced`` (GT of another implementation replaced on purpose) starts the entry anew: the
+    old entry's bookkeeping described the old GT, and is kept under ``replaced`` instead."""
     parse_case_map(existing, where) if existing is not None else None  # validates names/shape
     obj: Any = jsonio.loads(existing, where) if existing is not None else {"cases": {}}
     table = obj["cases"] if "cases" in obj else obj
@@ -97,8 +120,11 @@ def merge_case_map(existing: bytes | None, updates: dict[str, list[str]], where:
         safe_name(cid, kind="case id", where=where)
         outputs = sorted(safe_name(f, kind="file name", where=where) for f in files)
         old = table.get(cid)
-        if isinstance(old, dict):
-            table[cid] = {**old, "outputs": outputs}
+        mark = {k: v for k, v in (marks or {}).get(cid, {}).items() if k != "outputs"}
+        kept = old if isinstance(old, dict) and REPLACED not in mark else {}
+        if kept or mark:
+            merged = {**kept, **mark, "outputs": outputs}
+            table[cid] = {k: v for k, v in merged.items() if v is not None}
         elif object_shape:
             table[cid] = {"source": "gt-gen", "outputs": outputs}
         else:

@@ -14,6 +14,14 @@ source's generate ``manifest.json``: GT edited after ``generate`` is refused, na
 and the bytes checked are the bytes the quality gate sees and the commit carries.
 Republishing identical GT is a no-op: a file whose sha256 is unchanged keeps its manifest
 entry (timestamp and provenance included), so nothing changes and nothing is committed.
+
+Which implementation made the GT (:mod:`gt_gen.store.provenance`) travels into each case_map
+entry written and each manifest file; GT of another implementation already in the folder is
+never replaced silently (refused before the quality gate, on every attempt's tip again)
+unless ``replace_implementation``. A case's GT files that this publish does not write (a
+sglang ``.jpg`` beside gt-gen's ``.png``, which sglang's lookup would read first; a stale GT
+video) are removed with it, so the folder never holds GT of two makers for one case.
+
 Work clones live in ``$TMPDIR/gt-gen-publish-<pid>-*``; a publisher killed with SIGKILL
 cannot remove its own, so each publish first sweeps those whose process is gone.
 """
@@ -38,11 +46,12 @@ from gt_gen import gitutil, jsonio
 from gt_gen.cases import Case
 from gt_gen.errors import ConfigError, GitError, IntegrityError, QualityGateError, UsageError
 from gt_gen.frames import decode_image, read_image
-from gt_gen.naming import expected_outputs, key_frame_names, video_name
+from gt_gen.naming import expected_outputs, image_names, key_frame_names, video_name
 from gt_gen.redact import redact
-from gt_gen.store import credentials
+from gt_gen.store import credentials, provenance
 from gt_gen.store.integrity import MANIFEST, PUBLISHED_BY, PUBLISHED_BY_KEY
-from gt_gen.store.layout import CASE_MAP, folder, merge_case_map
+from gt_gen.store.layout import CASE_MAP, folder, merge_case_map, raw_entries
+from gt_gen.store.provenance import GtImplementation
 from gt_gen.store.quality import QualityReport, check_case
 
 
@@ -61,6 +70,8 @@ class PublishResult:
     reports: list[QualityReport] = field(default_factory=list)
     attempts: int = 0
     changed: bool = True
+    #: case id -> the implementation whose GT this publish replaced (--replace-implementation).
+    replaced: dict[str, str] = field(default_factory=dict)
 
 
 def branch_for(source_ref: str, explicit: str | None) -> str:
@@ -145,12 +156,13 @@ def read_generate_manifest(source: Path) -> dict:
     return cases
 
 
-def verified_outputs(source: Path, cases: list[Case]) -> dict[str, dict[str, bytes]]:
+def verified_outputs(source: Path, cases: list[Case],
+                     entries: dict | None = None) -> dict[str, dict[str, bytes]]:
     """case id -> file name -> bytes of every file to publish, each read once and checked
-    against the generate manifest. A file absent from ``source`` is left out (the quality
-    gate reports missing key frames); one that differs from, or is not in, the manifest is an
-    :class:`IntegrityError` naming it."""
-    entries = read_generate_manifest(source)
+    against the generate manifest (``entries``: its cases, read here if not given). A file
+    absent from ``source`` is left out (the quality gate reports missing key frames); one that
+    differs from, or is not in, the manifest is an :class:`IntegrityError` naming it."""
+    entries = read_generate_manifest(source) if entries is None else entries
     mpath = source / MANIFEST
     out: dict[str, dict[str, bytes]] = {}
     for case in cases:
@@ -206,8 +218,13 @@ class Publisher:
             if (user is not None or password is not None) and not credentials.may_send(self.repo, self.repo):
                 raise UsageError(f"credentials in the URL of {redact(repo)} would travel "
                                  "unencrypted: give an https:// URL (or set CI_DATA_TOKEN for it)")
-        self.branch, self.platform = branch, platform
+        self.branch, self.platform, self.target = branch, platform, target
         self.folder = folder(target, platform)
+        #: case id -> the implementation of the GT being published (set by :meth:`publish`).
+        self.impls: dict[str, GtImplementation] = {}
+        self.replace_implementation = False
+        #: case id -> the implementation whose GT the last attempt replaced on purpose.
+        self.replaced: dict[str, str] = {}
         self.prov = provenance
         self.attempts = attempts
         self.env = credentials.git_env(self.repo, user, password)
@@ -237,13 +254,46 @@ class Publisher:
         return False
 
     def previous(self, work: Path, case: Case) -> dict[str, np.ndarray] | None:
+        """The GT this publish replaces, as the lookup reads it (an image: the first of
+        sglang's ``.jpg``, ``.png``, ``.webp`` there), for the drift check."""
         d = work / self.folder
         got = {}
-        for key, name in (key_frame_names(case).items() if case.modality == "video"
-                          else [("first", expected_outputs(case)[0])]):
-            if (d / name).is_file():
-                got[key] = read_image(d / name)
+        if case.modality == "video":
+            for key, name in key_frame_names(case).items():
+                if (d / name).is_file():
+                    got[key] = read_image(d / name)
+        else:
+            found = next((n for n in image_names(case) if (d / n).is_file()), None)
+            if found is not None:
+                got["first"] = read_image(d / found)
         return got or None
+
+    def _folder_manifest(self, d: Path) -> dict:
+        manifest = jsonio.loads((d / MANIFEST).read_bytes(), d / MANIFEST) if (d / MANIFEST).is_file() else {}
+        files = manifest.get("files", {}) if isinstance(manifest, dict) else {}
+        if not isinstance(files, dict):
+            raise ConfigError("the ci-data manifest's \"files\" is not an object", path=d / MANIFEST)
+        return files
+
+    def _plan(self, work: Path, cases: list[Case]) -> dict[str, tuple[dict, GtImplementation | None]]:
+        """Per case, the marks its case_map entry gets and the implementation it replaces on
+        purpose (None: none); GT of another implementation without
+        ``replace_implementation`` raises, naming the case and both implementations."""
+        d = work / self.folder
+        where = f"{self.folder}/{CASE_MAP}"
+        cmap = (d / CASE_MAP).read_bytes() if (d / CASE_MAP).is_file() else None
+        entries = raw_entries(cmap, where) if cmap is not None else {}
+        files = self._folder_manifest(d)
+        plan = {}
+        for case in cases:
+            present = [n for n in provenance.gt_file_names(case)
+                       if (d / n).is_file() or (d / n).is_symlink()]
+            new = self.impls.get(case.id) or GtImplementation(case.gt_source, "registry")
+            old = provenance.existing(case, self.target, entries.get(case.id), files, present, where)
+            replaced = provenance.decide(case, self.folder, old, new,
+                                         replace=self.replace_implementation)
+            plan[case.id] = (provenance.entry_marks(new, replaced, entries.get(case.id)), replaced)
+        return plan
 
     def _apply(self, work: Path, blobs: dict[str, dict[str, bytes]], cases: list[Case]) -> None:
         """Write the verified ``blobs`` and merge ``case_map.json`` / ``manifest.json``.
@@ -251,36 +301,48 @@ class Publisher:
         A file whose bytes are already there keeps its manifest entry untouched (timestamp
         and provenance too): republishing identical GT changes nothing, so commits nothing."""
         d = work / self.folder
+        plan = self._plan(work, cases)  # this tip may hold GT another publisher just landed
+        self.replaced = {cid: r.source or "" for cid, (_, r) in plan.items() if r is not None}
         d.mkdir(parents=True, exist_ok=True)
         old_cmap = (d / CASE_MAP).read_bytes() if (d / CASE_MAP).is_file() else None
         updates: dict[str, list[str]] = {}
-        manifest = jsonio.loads((d / MANIFEST).read_bytes(), d / MANIFEST) if (d / MANIFEST).is_file() else {}
-        files = manifest.get("files", {}) if isinstance(manifest, dict) else {}
-        if not isinstance(files, dict):
-            raise ConfigError("the ci-data manifest's \"files\" is not an object", path=d / MANIFEST)
+        files = self._folder_manifest(d)
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         for case in cases:
+            source = plan[case.id][0][provenance.SOURCE]
+            written = blobs.get(case.id, {})
             # The GT mp4 travels too (manifest only, not case_map, which keeps sglang's shape):
             # whole-video compares read it back through any source.
-            for name, data in blobs.get(case.id, {}).items():
+            for name, data in written.items():
                 sha = hashlib.sha256(data).hexdigest()
                 old = files.get(name)
                 (d / name).write_bytes(data)
-                if isinstance(old, dict) and old.get("sha256") == sha and old.get("case") == case.id:
+                if (isinstance(old, dict) and old.get("sha256") == sha and old.get("case") == case.id
+                        and old.get(provenance.MANIFEST_KEY) == source):
                     continue  # the same GT: its entry (and timestamp) stays as it was
-                files[name] = {"sha256": sha, "case": case.id,
+                files[name] = {"sha256": sha, "case": case.id, provenance.MANIFEST_KEY: source,
                                "source_ref": self.prov.source_ref, "source_sha": self.prov.source_sha,
                                "torch": self.prov.torch, "run_url": self.prov.run_url, "published": now}
+            for name in provenance.gt_file_names(case):  # GT of the case this publish does not write
+                if name not in written and ((d / name).is_file() or (d / name).is_symlink()):
+                    (d / name).unlink()
+                    files.pop(name, None)
             updates[case.id] = expected_outputs(case)
         (d / CASE_MAP).write_text(merge_case_map(old_cmap, updates, str(d / CASE_MAP),
-                                                 extra={PUBLISHED_BY_KEY: PUBLISHED_BY}))
+                                                 extra={PUBLISHED_BY_KEY: PUBLISHED_BY},
+                                                 marks={cid: m for cid, (m, _) in plan.items()}))
         (d / MANIFEST).write_text(json.dumps({"schema_version": 1, "files": dict(sorted(files.items()))},
                                              indent=2, sort_keys=True) + "\n")
 
     def _message(self, cases: list[Case]) -> str:
         p = self.prov
+        new = {c.id: (self.impls.get(c.id) or GtImplementation(c.gt_source, "registry")).source
+               for c in cases}
         return (f"gt-gen: publish {len(cases)} case(s) to {self.folder}\n\n"
                 + "".join(f"case: {c.id}\n" for c in cases)
+                + "".join(f"implementation: {c.id}: {new[c.id]}\n" for c in cases)
+                + "".join(f"replaced-implementation: {cid}: {old} -> {new[cid]} "
+                          "(--replace-implementation)\n" for cid, old in sorted(self.replaced.items()))
                 + f"source-ref: {p.source_ref}\nsource-sha: {p.source_sha}\n"
                   f"torch: {p.torch}\nrun-url: {p.run_url}\n")
 
@@ -297,12 +359,18 @@ class Publisher:
         return path
 
     def publish(self, source: Path, cases: list[Case], *, check_only: bool = False,
-                allow_drift: bool = False) -> PublishResult:
-        blobs = verified_outputs(source, cases)  # before anything is written
+                allow_drift: bool = False, replace_implementation: bool = False) -> PublishResult:
+        entries = read_generate_manifest(source)
+        blobs = verified_outputs(source, cases, entries)  # before anything is written
+        self.impls = {c.id: provenance.new_gt(c, entries.get(c.id), str(source / MANIFEST))
+                      for c in cases}
+        self.replace_implementation = replace_implementation
+        self.replaced = {}
         with work_dir() as tmp:
             work = tmp / "repo"
             work.mkdir()
             self._checkout(work)
+            self._plan(work, cases)  # GT of another implementation: refused before anything else
             reports = [check_case(c, decode_outputs(source, c, blobs[c.id]), self.previous(work, c),
                                   allow_drift=allow_drift, video=self._video(tmp, c, blobs[c.id]))
                        for c in cases]
@@ -324,7 +392,8 @@ class Publisher:
                                  cwd=work, check=False)
                 if push.returncode == 0:
                     commit = gitutil.out("rev-parse", "HEAD", cwd=work)
-                    return PublishResult(self.branch, commit, reports, attempt)
+                    return PublishResult(self.branch, commit, reports, attempt,
+                                         replaced=dict(self.replaced))
                 err = push.stderr.decode(errors="replace")
                 if not re.search(r"non-fast-forward|fetch first|cannot lock ref|failed to update ref|incorrect old value", err):
                     raise GitError(redact(f"git push failed: {err.strip().splitlines()[-1] if err.strip() else push.returncode}"))

@@ -141,3 +141,27 @@ def test_merge_case_map_keeps_list_shapes_and_refuses_paths() -> None:
     assert fresh == {"cases": {"b": ["b.png"]}, "k": 1}
     with pytest.raises(ConfigError):
         merge_case_map(None, {"b": ["../b.png"]}, "cm.json")
+
+
+def test_merge_case_map_marks_every_shape() -> None:
+    """An entry gt-gen writes carries its marks in every shape (a list entry becomes an object,
+    the file's shape and every other entry stay); None removes a stale mark; ``replaced``
+    starts the entry anew, the old bookkeeping kept under it by the caller."""
+    from gt_gen.store.layout import merge_case_map, raw_entries
+
+    mark = {"source": "diffusers", "backend": "diffusers", "precision": None, "outputs": ["ignored"]}
+    for existing in (b'{"a": ["a.png"], "b": ["b.png"]}', b'{"cases": {"a": ["a.png"], "b": ["b.png"]}}',
+                     json.dumps({"bundle_date": "d", "cases": {
+                         "a": {"source": "diffusers", "script": "s.py", "precision": "fp32", "outputs": ["a.jpg"]},
+                         "b": {"source": "x", "outputs": ["b.png"]}}}).encode()):
+        out = merge_case_map(existing, {"a": ["a_1gpu.png"]}, "cm.json", marks={"a": mark})
+        got = raw_entries(out.encode(), "cm.json")
+        assert got["a"]["outputs"] == ["a_1gpu.png"] and got["a"]["source"] == "diffusers"
+        assert "precision" not in got["a"]
+        assert got["b"] == raw_entries(existing, "cm.json")["b"]
+        assert ("cases" in json.loads(out)) == (b'"cases"' in existing)
+        if b"bundle_date" in existing:
+            assert got["a"]["script"] == "s.py" and json.loads(out)["bundle_date"] == "d"
+            again = merge_case_map(existing, {"a": ["a_1gpu.png"]}, "cm.json",
+                                   marks={"a": {**mark, "replaced": {"source": "x"}}})
+            assert "script" not in raw_entries(again.encode(), "cm.json")["a"]

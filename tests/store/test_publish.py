@@ -210,8 +210,13 @@ def test_tiny_round_trip_generate_publish_fetch_compare(tiny_gt: Path, tmp_path:
     gt_dir = "diffusion-ci/consistency_gt/official_generated"
     tree = gitutil.out("ls-tree", "-r", "--name-only", commit, cwd=repo).splitlines()
     assert f"{gt_dir}/tiny_hq_ti2v_1gpu.mp4" in tree
-    cmap = json.loads(gitutil.git("show", f"{commit}:{gt_dir}/case_map.json", cwd=repo).stdout)
-    assert not any(n.endswith(".mp4") for names in cmap["cases"].values() for n in names)
+    raw_cmap = gitutil.git("show", f"{commit}:{gt_dir}/case_map.json", cwd=repo).stdout
+    from gt_gen.store.layout import parse_case_map, raw_entries
+
+    assert not any(n.endswith(".mp4") for names in parse_case_map(raw_cmap, "cm").values() for n in names)
+    # Each entry says which implementation made its GT (issue 13), as the registry runs it.
+    assert {cid: e["source"] for cid, e in raw_entries(raw_cmap, "cm").items()} == {
+        cid: REG.get(cid).gt_source for cid in raw_entries(raw_cmap, "cm")}
     whole = run_cli("compare", "--group", "tiny", "--gt", str(repo), "--ref", commit, "--candidate", str(tiny_gt),
                     "--out", str(tmp_path / "whole"), "--clip-model", "none", "--frames", "all",
                     "--gate-frames", "all", env=env)
