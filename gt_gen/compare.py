@@ -8,6 +8,8 @@ unavailable CLIP model leaves the CLIP gate *not evaluated* (``None``), never pa
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,7 @@ import numpy as np
 from gt_gen import frames as fr
 from gt_gen.cases import Case
 from gt_gen.errors import InputFileError, MissingFileError, UsageError
-from gt_gen.metrics import check_pair, compute_pair_metrics
+from gt_gen.metrics import MIN_SIDE, check_pair, compute_pair_metrics
 from gt_gen.metrics.clip import ClipScorer
 from gt_gen.naming import candidate_image_names, key_frame_names, video_name
 from gt_gen.results import CaseResult, FrameResult
@@ -171,11 +173,71 @@ def evaluate_case(case: Case, gt: dict[str, np.ndarray], cand: dict[str, np.ndar
     return res
 
 
+def pipelined() -> bool:
+    """Whether whole-video compares decode GT and candidate at once, measure while decoding
+    and decode the next case meanwhile (default). ``GT_GEN_COMPARE_PIPELINE=0`` does each
+    step after the other, as a reference for tests and benchmarks: the results are the same."""
+    return os.environ.get("GT_GEN_COMPARE_PIPELINE", "1") != "0"
+
+
+@dataclass
+class _Side:
+    """One decoded video as the curves need it: its frame count, first frame's shape, colour
+    tag and matrix, and frames by index (all of them, or those kept while streaming)."""
+
+    count: int
+    shape: tuple[int, ...]
+    tag: str
+    matrix: str
+    at: Mapping[int, np.ndarray] | Sequence[np.ndarray]
+
+
+class CurvesJob:
+    """Both videos of a case decoding now, each by its own worker (:class:`FrameStream`),
+    for :func:`all_frame_curves` to measure as the frames arrive.
+
+    ``keep``: candidate frame indices to hold on to beyond sglang's key indices by the
+    declared count (OpenCV's key indices of the candidate: the agreement check needs them).
+    ``submit``: where the decoders run (an executor's ``submit``; default: their own threads).
+    A job must be :meth:`close`-d (``with`` does it): that stops decoders nobody reads."""
+
+    def __init__(self, gt_video: bytes | Path, cand_video: Path, matrix: str, *, gt_where: str,
+                 keep: Iterable[int] = (), submit: Callable[[Callable[[], None]], object] | None = None
+                 ) -> None:
+        from gt_gen.video_decode import FrameStream
+
+        self.gt = FrameStream(gt_video, matrix, where=gt_where)
+        self.cand = FrameStream(cand_video, matrix, where=cand_video)
+        self.keep = set(keep)
+        self.gt.start(submit)
+        self.cand.start(submit)
+
+    def close(self) -> None:
+        self.gt.close()
+        self.cand.close()
+
+    def __enter__(self) -> CurvesJob:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def start_curves(gt_video: bytes | Path, cand_video: Path, opts: CompareOptions, *, gt_where: str,
+                 cand_keys: dict[str, np.ndarray] | None = None,
+                 submit: Callable[[Callable[[], None]], object] | None = None) -> CurvesJob:
+    """Start decoding both videos of a case (see :class:`CurvesJob`) ahead of
+    :func:`all_frame_curves`, e.g. while the case before it is measured."""
+    return CurvesJob(gt_video, cand_video, opts.colour_matrix, gt_where=gt_where,
+                     keep=(getattr(cand_keys, "indices", None) or {}).values(), submit=submit)
+
+
 def all_frame_curves(res: CaseResult, gt_video: bytes | Path, cand_video: Path,
                      opts: CompareOptions, *, gt_where: str,
                      gt_keys: dict[str, np.ndarray] | None = None,
                      cand_keys: dict[str, np.ndarray] | None = None,
-                     gates: dict[str, float | None] | None = None) -> None:
+                     gates: dict[str, float | None] | None = None,
+                     job: CurvesJob | None = None) -> None:
     """Per-frame metric curves of two whole videos (``--frames all``) into ``res.curves``,
     and into ``res.whole_video`` what they cover and whether they agree with the key frames.
 
@@ -184,53 +246,197 @@ def all_frame_curves(res: CaseResult, gt_video: bytes | Path, cand_video: Path,
     a forced colour matrix, GT key-frame files that are not this mp4's frames), the entry of
     that key frame in ``res.whole_video["key_frames"]`` says why. A frame-count mismatch
     never aborts the run: the curves cover the common prefix and the key-frame verdict
-    stands."""
-    from gt_gen.video_decode import decode_all
+    stands.
 
-    g = decode_all(gt_video, opts.colour_matrix, where=gt_where)
-    c = decode_all(cand_video, opts.colour_matrix, where=cand_video)
-    n = min(len(g.frames), len(c.frames))
+    Pipelined (:func:`pipelined`; ``job`` started earlier by :func:`start_curves`, else here)
+    both videos decode at once and each chunk of frame pairs is measured as it arrives; else
+    GT, then candidate, then the metrics. Same numbers, same errors (a GT decode error first,
+    then the candidate's, then a metric error), whichever way."""
+    if job is None and not pipelined():
+        g, c, vals = _curves_in_line(gt_video, cand_video, opts, gt_where, gates)
+    else:
+        with job if job is not None else start_curves(gt_video, cand_video, opts, gt_where=gt_where,
+                                                      cand_keys=cand_keys) as running:
+            g, c, vals = _curves_streamed(running, opts, gates)
+        g_idx, c_idx = _key_indices(res, g.count, c.count, cand_keys)
+        _complete(g, gt_video, opts, gt_where, set(g_idx.values()))
+        _complete(c, cand_video, opts, str(cand_video), set(c_idx.values()))
+    n = min(g.count, c.count)
     notes: list[str] = []
-    if len(g.frames) != len(c.frames):
-        notes.append(f"GT has {len(g.frames)} frames but the candidate has {len(c.frames)}: "
+    if g.count != c.count:
+        notes.append(f"GT has {g.count} frames but the candidate has {c.count}: "
                      f"curves cover the first {n}; the key-frame verdict is unaffected")
-    if g.frames[0].shape != c.frames[0].shape:
-        gh, gw = g.frames[0].shape[:2]
-        ch, cw = c.frames[0].shape[:2]
+    if g.shape != c.shape:
+        gh, gw = g.shape[:2]
+        ch, cw = c.shape[:2]
         notes.append(f"GT video is {gw}x{gh} but the candidate video is {cw}x{ch}: no curves")
         n = 0
-    if n and min(g.frames[0].shape[:2]) < 7:
+    if n and min(g.shape[:2]) < MIN_SIDE:
         notes.append("frames are smaller than SSIM's 7x7 window: no curves")
         n = 0
-    vals = (compute_pair_metrics(g.frames[:n], c.frames[:n], backend=opts.metrics_backend,
-                                 device=opts.device, gates=gates) if n else [])
+    vals = vals[:n]
     res.curves = {m: [v[m] for v in vals] for m in ("ssim", "psnr", "mean_abs_diff")} if n else {}
     info: dict[str, Any] = {
         "decoder": "pyav, bgr24 with the bicubic scaler (OpenCV's conversion), then rgb",
         "colour_matrix": opts.colour_matrix,
-        "gt": {"file": gt_where, "frames": len(g.frames), "tag": g.tag, "matrix": g.matrix},
-        "candidate": {"file": str(cand_video), "frames": len(c.frames), "tag": c.tag,
+        "gt": {"file": gt_where, "frames": g.count, "tag": g.tag, "matrix": g.matrix},
+        "candidate": {"file": str(cand_video), "frames": c.count, "tag": c.tag,
                       "matrix": c.matrix},
         "compared_frames": n, "notes": notes,
-        "key_frames": _key_frame_agreement(res, g.frames, c.frames, n, opts, gt_keys, cand_keys,
+        "key_frames": _key_frame_agreement(res, g, c, n, opts, gt_keys, cand_keys,
                                            (g.tag, c.tag))}
     res.whole_video = info
     if notes:
         res.message = (res.message + "; " if res.message else "") + "whole video: " + "; ".join(notes)
 
 
-def _key_frame_agreement(res: CaseResult, g: list[np.ndarray], c: list[np.ndarray], n: int,
+def _comparable(gshape: tuple[int, ...], cshape: tuple[int, ...]) -> bool:
+    return gshape == cshape and min(gshape[:2]) >= MIN_SIDE
+
+
+def _curves_in_line(gt_video: bytes | Path, cand_video: Path, opts: CompareOptions, gt_where: str,
+                    gates: dict[str, float | None] | None
+                    ) -> tuple[_Side, _Side, list[dict[str, float]]]:
+    """The reference path: decode the GT, then the candidate, then measure."""
+    from gt_gen.video_decode import decode_all
+
+    g = decode_all(gt_video, opts.colour_matrix, where=gt_where)
+    c = decode_all(cand_video, opts.colour_matrix, where=cand_video)
+    n = min(len(g.frames), len(c.frames))
+    if not _comparable(g.frames[0].shape, c.frames[0].shape):
+        n = 0
+    vals = (compute_pair_metrics(g.frames[:n], c.frames[:n], backend=opts.metrics_backend,
+                                 device=opts.device, gates=gates) if n else [])
+    return (_Side(len(g.frames), g.frames[0].shape, g.tag, g.matrix, g.frames),
+            _Side(len(c.frames), c.frames[0].shape, c.tag, c.matrix, c.frames), vals)
+
+
+class _Reader:
+    """One stream's chunks read frame by frame on demand, keeping the frames the agreement
+    check may need (sglang's key indices by the declared count, ``keep``, and the last)."""
+
+    def __init__(self, stream: Any, keep: set[int]) -> None:
+        self.stream, self.keep = stream, keep
+        self._chunks = stream.chunks()
+        self.chunk: np.ndarray | None = None
+        self.pos = 0  # next unread frame of self.chunk
+        self.count = 0  # frames handed out so far
+        self.shape: tuple[int, ...] | None = None
+        self.at: dict[int, np.ndarray] = {}
+        self.last: np.ndarray | None = None
+        self.done = False
+        self.failed: BaseException | None = None
+
+    def fill(self) -> bool:
+        """Make sure unread frames are at hand; False at the end of the video."""
+        while not self.done and (self.chunk is None or self.pos >= len(self.chunk)):
+            try:
+                nxt = next(self._chunks, None)
+            except BaseException as exc:
+                self.failed, self.done, self.chunk = exc, True, None
+                raise
+            if nxt is None:
+                self.done, self.chunk = True, None
+                break
+            if self.shape is None:
+                self.shape = nxt.shape[1:]
+                d = self.stream.info.declared
+                self.keep |= {0, d // 2, d - 1} if d else {0}
+            self.chunk, self.pos = nxt, 0
+        return not self.done
+
+    def avail(self) -> int:
+        return 0 if self.chunk is None else len(self.chunk) - self.pos
+
+    def take(self, m: int) -> np.ndarray:
+        """The next ``m`` frames (a view into the chunk), copying out the ones to keep."""
+        assert self.chunk is not None and m > 0
+        out = self.chunk[self.pos:self.pos + m]
+        for idx in self.keep.intersection(range(self.count, self.count + m)):
+            self.at[idx] = out[idx - self.count].copy()
+        self.pos += m
+        self.count += m
+        self.last = out[m - 1]
+        return out
+
+    def drain(self) -> None:
+        """Read to the end (counting, keeping), raising the stream's error if it has one."""
+        while self.fill():
+            self.take(self.avail())
+
+    def side(self) -> _Side:
+        at = dict(self.at)
+        if self.last is not None:
+            at.setdefault(self.count - 1, self.last.copy())
+        info = self.stream.info
+        return _Side(self.count, self.shape or (0, 0, 3), info.tag, info.matrix, at)
+
+
+def _curves_streamed(job: CurvesJob, opts: CompareOptions, gates: dict[str, float | None] | None
+                     ) -> tuple[_Side, _Side, list[dict[str, float]]]:
+    """Measure each run of frame pairs as both decoders deliver it. An error is the one the
+    in-line path raises first: the GT's decode error, then the candidate's, then the metrics'
+    (so after an error the streams before it in that order are read to their end)."""
+    g, c = _Reader(job.gt, set()), _Reader(job.cand, set(job.keep))
+    vals: list[dict[str, float]] = []
+    try:
+        comparable: bool | None = None
+        while g.fill() and c.fill():
+            if comparable is None:
+                assert g.shape is not None and c.shape is not None
+                comparable = _comparable(g.shape, c.shape)
+            m = min(g.avail(), c.avail())
+            gs, cs = g.take(m), c.take(m)
+            if comparable:  # arrays, not lists: the batch goes to the kernel without a copy
+                vals += compute_pair_metrics(gs, cs, backend=opts.metrics_backend,  # type: ignore[arg-type]
+                                             device=opts.device, gates=gates)
+        g.drain()
+        c.drain()
+    except Exception as exc:
+        if g.failed is not exc:
+            g.drain()  # the GT's own error comes first
+            if c.failed is not exc:
+                c.drain()  # then the candidate's, before an error of the metrics
+        raise
+    return g.side(), c.side(), vals
+
+
+def _key_indices(res: CaseResult, g_count: int, c_count: int,
+                 cand_keys: dict[str, np.ndarray] | None) -> tuple[dict[str, int], dict[str, int]]:
+    """Each key frame's index in the GT video (sglang's, by its frame count) and in the
+    candidate (where OpenCV read it; else by its count)."""
+    from gt_gen.frames import key_frame_indices
+
+    g_idx = key_frame_indices(g_count, tuple(f.frame for f in res.frames))
+    c_idx = getattr(cand_keys, "indices", {}) or key_frame_indices(c_count, tuple(g_idx))
+    return g_idx, c_idx
+
+
+def _complete(side: _Side, video: bytes | Path, opts: CompareOptions, where: str,
+              need: set[int]) -> None:
+    """Add to ``side`` the frames at ``need`` it did not keep while streaming: only when the
+    container declared no frame count, or a wrong one (an mp4 declares it), are they read
+    again."""
+    at = side.at
+    assert isinstance(at, dict)
+    missing = {i for i in need if 0 <= i < side.count} - set(at)
+    if missing:
+        from gt_gen.video_decode import bgr_frames, to_rgb
+
+        for i, bgr in enumerate(bgr_frames(video, opts.colour_matrix, where=where)):
+            if i in missing:
+                at[i] = to_rgb(bgr)
+
+
+def _key_frame_agreement(res: CaseResult, g: _Side, c: _Side, n: int,
                          opts: CompareOptions, gt_keys: dict[str, np.ndarray] | None,
                          cand_keys: dict[str, np.ndarray] | None,
                          tags: tuple[str, str]) -> dict[str, dict[str, Any]]:
     """For each key frame: its index in both videos and whether the curve there equals the
     key-frame metric (and if not, why)."""
-    from gt_gen.frames import key_frame_indices
-
-    g_idx = key_frame_indices(len(g), tuple(f.frame for f in res.frames))
-    c_idx = getattr(cand_keys, "indices", {}) or key_frame_indices(len(c), tuple(g_idx))
     from gt_gen.video_decode import matrix_of_tag
 
+    g_idx, c_idx = _key_indices(res, g.count, c.count, cand_keys)
     forced = opts.colour_matrix != "auto" and any(matrix_of_tag(t) != opts.colour_matrix
                                                   for t in tags)
     out: dict[str, dict[str, Any]] = {}
@@ -243,7 +449,7 @@ def _key_frame_agreement(res: CaseResult, g: list[np.ndarray], c: list[np.ndarra
         elif gi is None or gi >= n:
             why.append(f"frame {gi} is beyond the {n} compared frames")
         else:
-            for side, frames, keys in (("GT", g, gt_keys), ("candidate", c, cand_keys)):
+            for side, frames, keys in (("GT", g.at, gt_keys), ("candidate", c.at, cand_keys)):
                 if keys is not None and f.frame in keys and not np.array_equal(frames[gi], keys[f.frame]):
                     diff = int(np.abs(frames[gi].astype(np.int16) - keys[f.frame]).max())
                     src = getattr(keys, "sources", {}).get(f.frame, "its key-frame file")

@@ -17,6 +17,9 @@ and results.json says so).
 from __future__ import annotations
 
 import io
+import queue
+import threading
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,24 +72,45 @@ def matrix_of_tag(tag: str) -> str:
     return {"unspecified": "bt601", "rgb": "bt601"}.get(tag, tag)
 
 
-def decode_all(video: str | Path | bytes, matrix: str = "auto", *,
-               where: str | Path | None = None) -> DecodedVideo:
-    """Decode every frame of ``video`` (a path or the file's bytes); ``where`` names it in
-    errors (the user's file or GT relpath, never a temporary copy)."""
-    import av
-
+def _source(video: str | Path | bytes, matrix: str, where: str | Path | None) -> tuple[object, str]:
+    """What PyAV opens for ``video`` and the name errors use, after the checks that need no
+    decoding (unknown matrix, empty or absent file)."""
     if matrix not in MATRICES:
         raise InputFileError(f"unknown colour matrix {matrix!r}; use one of {list(MATRICES)}")
     name = str(where if where is not None else video if not isinstance(video, bytes) else "video")
     if isinstance(video, bytes):
         if not video:
             raise InputFileError("video file is empty; regenerate it", path=name)
-        src: object = io.BytesIO(video)
-    else:
-        if not Path(video).is_file():
-            raise MissingFileError("video not found", path=name)
-        src = str(video)
-    frames: list[np.ndarray] = []
+        return io.BytesIO(video), name
+    if not Path(video).is_file():
+        raise MissingFileError("video not found", path=name)
+    return str(video), name
+
+
+@dataclass
+class StreamInfo:
+    """What decided a stream's colours, known once it is open (see :class:`DecodedVideo`)."""
+
+    tag: str = "unspecified"
+    matrix: str = "bt601"
+    declared: int = 0
+    #: Frames decoded so far (all of them once the generator is exhausted).
+    decoded: int = 0
+
+
+def bgr_frames(video: str | Path | bytes, matrix: str = "auto", *, where: str | Path | None = None,
+               info: StreamInfo | None = None) -> Generator[np.ndarray, None, None]:
+    """Every frame of ``video`` as OpenCV's BGR24 (bicubic scaler, the frame's own matrix
+    unless ``matrix`` forces one), one at a time; ``info`` is filled in once the stream is
+    open. Each array is only valid until the next one is asked for.
+
+    The same checks, in the same order and with the same one-line messages, as
+    :func:`decode_all` (which is this, collected): a decode error names ``where``; no frame,
+    or fewer than the container declares (a truncated file), is an error at the end."""
+    import av
+
+    src, name = _source(video, matrix, where)
+    info = info if info is not None else StreamInfo()
     forced = _AV_NAMES.get(matrix)  # None: the frame's own tag, as OpenCV
     try:
         with av.open(src, mode="r") as container:  # type: ignore[call-overload]
@@ -96,21 +120,146 @@ def decode_all(video: str | Path | bytes, matrix: str = "auto", *,
             # Frame threads: FFmpeg's decoder output does not depend on its thread count, and
             # decoding is most of a whole-video compare (issue 14: decode with threads).
             stream.thread_type = "AUTO"
-            tag = tag_name(stream.codec_context.colorspace)
-            declared = int(stream.frames or 0)
+            info.tag = tag_name(stream.codec_context.colorspace)
+            info.matrix = matrix_of_tag(info.tag) if matrix == "auto" else matrix
+            info.declared = int(stream.frames or 0)
             for frame in container.decode(stream):
                 bgr = frame.reformat(format="bgr24", interpolation="BICUBIC",
                                      src_colorspace=forced, dst_colorspace=forced).to_ndarray()
-                frames.append(np.ascontiguousarray(bgr[..., ::-1]))
+                info.decoded += 1
+                yield bgr
     except (av.error.FFmpegError, IndexError, ValueError) as exc:
         if isinstance(exc, InputFileError):
             raise
         why = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise InputFileError(f"cannot decode video ({why}); regenerate it", path=name) from exc
-    if not frames:
+    if not info.decoded:
         raise InputFileError("video has no decodable frames; regenerate it", path=name)
-    if declared and len(frames) < declared:
-        raise InputFileError(f"decoded {len(frames)} of {declared} frames (truncated video); "
+    if info.declared and info.decoded < info.declared:
+        raise InputFileError(f"decoded {info.decoded} of {info.declared} frames (truncated video); "
                              "regenerate it", path=name)
-    return DecodedVideo(frames=frames, tag=tag, matrix=matrix_of_tag(tag) if matrix == "auto" else matrix,
-                        declared=declared)
+
+
+def to_rgb(bgr: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """BGR -> RGB: a pure reordering of the channels (no arithmetic, so exactly
+    ``bgr[..., ::-1]``), done by OpenCV's vectorised swap: the strided numpy copy it replaces
+    cost as much as decoding the frame."""
+    import cv2
+
+    if out is None:
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=out)
+    return out
+
+
+def decode_all(video: str | Path | bytes, matrix: str = "auto", *,
+               where: str | Path | None = None) -> DecodedVideo:
+    """Decode every frame of ``video`` (a path or the file's bytes); ``where`` names it in
+    errors (the user's file or GT relpath, never a temporary copy)."""
+    info = StreamInfo()
+    frames = [to_rgb(bgr) for bgr in bgr_frames(video, matrix, where=where, info=info)]
+    return DecodedVideo(frames=frames, tag=info.tag, matrix=info.matrix, declared=info.declared)
+
+
+#: Bytes of decoded frames per chunk handed from a decoder thread to the metrics: a few frames
+#: (at most :data:`CHUNK_FRAMES`), so the metrics start on the first ones while the rest decode.
+CHUNK_BYTES = 24 << 20
+CHUNK_FRAMES = 8
+#: Chunks a decoder may run ahead of the metrics (a bounded queue: memory stays a few chunks
+#: per video, never a whole decoded video).
+DEPTH = 2
+
+
+class _Failed:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_END = object()
+
+
+class FrameStream:
+    """One video decoded (:func:`bgr_frames`, then RGB) by a worker thread into chunks of up
+    to :data:`CHUNK_FRAMES` frames ``[k, H, W, 3]``, handed over through a bounded queue.
+
+    Why: decoding and the metrics then run at once (PyAV/FFmpeg, OpenCV's channel swap and the
+    metric kernel all release the GIL), and the next case's videos can decode while this one
+    is measured. :meth:`chunks` gives the chunks in order and raises the decoder's error where
+    it happened, exactly as :func:`decode_all` would have; :meth:`close` stops the worker
+    (a closed stream's thread ends at its next frame)."""
+
+    def __init__(self, video: str | Path | bytes, matrix: str = "auto", *,
+                 where: str | Path | None = None, depth: int = DEPTH) -> None:
+        self.video, self.matrix, self.where = video, matrix, where
+        self.info = StreamInfo()
+        self._q: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+
+    def start(self, submit: Callable[[Callable[[], None]], object] | None = None) -> FrameStream:
+        """Run the decoder on ``submit`` (e.g. an executor's ``submit``) or its own thread."""
+        if submit is None:
+            threading.Thread(target=self.run, name="gt-gen-decode", daemon=True).start()
+        else:
+            submit(self.run)
+        return self
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run(self) -> None:
+        """The decoder: every frame into chunk buffers, each chunk queued when full."""
+        if self._stop.is_set():
+            return
+        frames = bgr_frames(self.video, self.matrix, where=self.where, info=self.info)
+        try:
+            buf: np.ndarray | None = None
+            k = 0
+            for bgr in frames:
+                if self._stop.is_set():
+                    return
+                if buf is not None and buf.shape[1:] != bgr.shape:  # the size changed: flush
+                    if not self._put(buf[:k]):
+                        return
+                    buf = None
+                if buf is None:
+                    per = max(1, min(CHUNK_FRAMES, CHUNK_BYTES // max(1, bgr.nbytes)))
+                    buf, k = np.empty((per, *bgr.shape), np.uint8), 0
+                to_rgb(bgr, buf[k])
+                k += 1
+                if k == len(buf):
+                    if not self._put(buf):
+                        return
+                    buf = None
+            if buf is not None and k and not self._put(buf[:k]):
+                return
+            self._put(_END)
+        except BaseException as exc:  # noqa: BLE001  (handed to the reader, raised there)
+            self._put(_Failed(exc))
+        finally:
+            frames.close()
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        """The decoded chunks in order; the decoder's error is raised where it happened."""
+        while True:
+            item = self._q.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failed):
+                raise item.exc
+            assert isinstance(item, np.ndarray)
+            yield item
+
+    def close(self) -> None:
+        """Stop the decoder and drop what it queued (idempotent)."""
+        self._stop.set()
+        while True:
+            try:
+                self._q.get_nowait()
+            except queue.Empty:
+                return

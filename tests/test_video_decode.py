@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gt_gen import frames as fr
 from gt_gen.errors import InputFileError, MissingFileError
@@ -76,3 +78,64 @@ def test_bad_videos_name_the_given_file(tmp_path: Path) -> None:
 def test_declared_frame_count(tmp_path: Path) -> None:
     p = encode(tmp_path / "ok.mp4", VideoSpec("ok", n=3))
     assert len(decode_all(p).frames) == 3 and decode_all(p).declared == 3
+
+
+@pytest.mark.parametrize("name", ["bt709_tag", "odd_444", "bframes_gop", "one_frame"])
+@pytest.mark.parametrize("chunk", [1, 3, 8])
+def test_stream_chunks_are_decode_alls_frames(corpus, name: str, chunk: int, monkeypatch) -> None:
+    """The pipelined decoder (chunks from a worker thread) gives decode_all's frames, in order."""
+    from gt_gen import video_decode as vd
+
+    monkeypatch.setattr(vd, "CHUNK_FRAMES", chunk)
+    want = decode_all(corpus[name])
+    stream = vd.FrameStream(corpus[name].read_bytes(), where="x.mp4").start()
+    chunks = list(stream.chunks())
+    got = [f for c in chunks for f in c]
+    assert len(got) == len(want.frames) and all(len(c) <= chunk for c in chunks)
+    assert all(np.array_equal(a, b) for a, b in zip(got, want.frames))
+    assert (stream.info.tag, stream.info.matrix, stream.info.declared) == (want.tag, want.matrix, want.declared)
+
+
+def test_stream_errors_are_decode_alls(tmp_path: Path) -> None:
+    from gt_gen import video_decode as vd
+
+    data = write_mp4(tmp_path / "v.mp4", np.zeros((9, 32, 32, 3), np.uint8)).read_bytes()
+    for blob in (data[: len(data) // 2], b"not a video", b""):
+        with pytest.raises(InputFileError) as want:
+            decode_all(blob, where="gt/case_1gpu.mp4")
+        with pytest.raises(InputFileError) as got:
+            list(vd.FrameStream(blob, where="gt/case_1gpu.mp4").start().chunks())
+        assert got.value.one_line() == want.value.one_line()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.booleans(), st.integers(0, 2**32 - 1))
+def test_to_rgb_is_exactly_the_channel_reversal(h: int, w: int, strided: bool, seed: int) -> None:
+    """OpenCV's BGR->RGB swap (what the decoder uses: the numpy reversal cost as much as the
+    decode) is a pure reordering, also from a padded source and into a given buffer."""
+    from gt_gen.video_decode import to_rgb
+
+    big = np.random.default_rng(seed).integers(0, 256, (h, w + 3, 3), dtype=np.uint8)
+    bgr = big[:, :w] if strided else np.ascontiguousarray(big[:, :w])
+    assert np.array_equal(to_rgb(bgr), bgr[..., ::-1])
+    out = np.empty((2, h, w, 3), np.uint8)
+    to_rgb(bgr, out[1])  # written in place (the decoder fills its chunk buffers so)
+    assert np.array_equal(out[1], bgr[..., ::-1])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(7, 40), st.integers(7, 40), st.integers(0, 2**32 - 1))
+def test_which_metrics_ignore_channel_order(h: int, w: int, seed: int) -> None:
+    """Why the decoder still converts BGR to RGB: PSNR (an exact integer sum) is bit-identical
+    in either channel order, but SSIM (a mean over channels) and MAD (numpy's pairwise float32
+    sum, whose 128-value blocks split pixels) only agree to rounding, and gt-gen's numbers must
+    be sglang's bit for bit, so they are computed in sglang's RGB order."""
+    from gt_gen.metrics import compute_pair_metrics
+
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-30, 30, a.shape), 0, 255).astype(np.uint8)
+    rgb = compute_pair_metrics([a], [b], backend="fast")[0]
+    bgr = compute_pair_metrics([a[..., ::-1].copy()], [b[..., ::-1].copy()], backend="fast")[0]
+    assert bgr["psnr"] == rgb["psnr"]
+    assert abs(bgr["ssim"] - rgb["ssim"]) <= 1e-12 and abs(bgr["mean_abs_diff"] - rgb["mean_abs_diff"]) <= 1e-5

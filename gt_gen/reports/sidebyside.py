@@ -3,9 +3,12 @@
 Cheap where nobody looks closely: a failing case gets every pixel (its diff is what a
 reviewer inspects), a passing case a downscaled preview for the HTML report. At 1536x1024 the
 full three-panel, three-row image is ~14 Mpx and took ~0.8 s to encode for every case,
-passing ones included; a preview is about a ninth of the pixels. OpenCV's default PNG
-settings are already its fastest lossless ones (level 1 with its own strategy: naming a level
-switches zlib to the default strategy, which measured 1.5-2x slower), so they stay.
+passing ones included; a preview is about a ninth of the pixels. The preview shrinks each
+panel by a whole factor (1/2, 1/3, ...: OpenCV's area averaging then has a fast path; 768 ->
+512 took longer than encoding the PNG) to at most :data:`PREVIEW_PANEL_WIDTH` wide. OpenCV's
+default PNG settings are already its fastest lossless ones (level 1 with its own strategy:
+naming a level switches zlib to the default strategy, which measured 1.5-2x slower), so they
+stay.
 """
 
 from __future__ import annotations
@@ -25,6 +28,13 @@ def diff_heatmap(gt: np.ndarray, cand: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(cv2.applyColorMap(d, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
 
 
+def preview_size(width: int, height: int) -> tuple[int, int]:
+    """A passing case's panel size: the frame shrunk by the least whole factor that makes it
+    at most :data:`PREVIEW_PANEL_WIDTH` wide (never enlarged)."""
+    factor = -(-width // PREVIEW_PANEL_WIDTH)  # ceil
+    return max(1, width // factor), max(1, height // factor)
+
+
 def _shrink(img: np.ndarray, width: int, height: int) -> np.ndarray:
     if img.shape[1] == width and img.shape[0] == height:
         return img
@@ -32,18 +42,18 @@ def _shrink(img: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def compose(rows: list[tuple[np.ndarray, np.ndarray]], gap: int = 4,
-            max_panel_width: int | None = None) -> np.ndarray:
+            preview: bool = False) -> np.ndarray:
     """Stack rows of GT | candidate | heatmap into one RGB image.
 
-    With ``max_panel_width`` wider frames are shrunk (area averaging) to that width; the
-    heatmap is computed at full resolution first, so a difference is never averaged away
-    before it is measured."""
+    With ``preview`` frames wider than :data:`PREVIEW_PANEL_WIDTH` are shrunk (area
+    averaging, :func:`preview_size`); the heatmap is computed at full resolution first, so a
+    difference is never averaged away before it is measured."""
     out_rows = []
     for gt, cand in rows:
         heat = diff_heatmap(gt, cand)
         h, w = gt.shape[:2]
-        if max_panel_width is not None and w > max_panel_width:
-            w, h = max_panel_width, max(1, round(h * max_panel_width / gt.shape[1]))
+        if preview:
+            w, h = preview_size(w, h)
             gt, cand, heat = (_shrink(x, w, h) for x in (gt, cand, heat))
         sep = np.full((h, gap, 3), 255, np.uint8)
         out_rows.append(np.concatenate([gt, sep, cand, sep, heat], axis=1))
@@ -63,5 +73,5 @@ def encode_png(rgb: np.ndarray) -> bytes:
 
 def case_png(rows: list[tuple[np.ndarray, np.ndarray]], *, full: bool) -> bytes:
     """The report image of one case: every pixel when ``full`` (a failing case), else a
-    preview whose panels are at most :data:`PREVIEW_PANEL_WIDTH` wide."""
-    return encode_png(compose(rows, max_panel_width=None if full else PREVIEW_PANEL_WIDTH))
+    preview whose panels are at most :data:`PREVIEW_PANEL_WIDTH` wide (:func:`preview_size`)."""
+    return encode_png(compose(rows, preview=not full))

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gt_gen.reports.sidebyside import PREVIEW_PANEL_WIDTH, case_png, compose, diff_heatmap, encode_png
+from gt_gen.reports.sidebyside import (PREVIEW_PANEL_WIDTH, case_png, compose, diff_heatmap, encode_png,
+                                       preview_size)
 from tests.conftest import pattern_frames
 
 
@@ -45,7 +46,8 @@ def test_heatmap_is_the_scaled_channel_max_of_the_abs_diff(h: int, w: int, seed:
     assert (diff_heatmap(a, b) == want).all()
 
 
-@pytest.mark.parametrize("w,h", [(48, 32), (PREVIEW_PANEL_WIDTH, 40), (PREVIEW_PANEL_WIDTH + 1, 30), (1536, 1024)])
+@pytest.mark.parametrize("w,h", [(48, 32), (PREVIEW_PANEL_WIDTH, 40), (PREVIEW_PANEL_WIDTH + 1, 30),
+                                 (768, 512), (1536, 1024), (1920, 1088)])
 def test_failing_case_gets_every_pixel_passing_case_a_preview(w: int, h: int) -> None:
     y, x = np.mgrid[0:h, 0:w]
     f = [np.stack([(x + y + 40 * c) % 256 for c in range(3)], -1).astype(np.uint8) for _ in range(2)]
@@ -54,11 +56,31 @@ def test_failing_case_gets_every_pixel_passing_case_a_preview(w: int, h: int) ->
     full = _decode(case_png(rows, full=True))
     assert (full == compose(rows)).all()  # lossless, full resolution
     preview = _decode(case_png(rows, full=False))
-    pw = min(w, PREVIEW_PANEL_WIDTH)
+    pw, ph = preview_size(w, h)
     assert preview.shape[1] == 3 * pw + 2 * 4  # never enlarged, shrunk to the preview width
-    assert preview.shape[0] == 2 * (round(h * pw / w) + 4)
+    assert preview.shape[0] == 2 * (ph + 4)
     if w <= PREVIEW_PANEL_WIDTH:
         assert (preview == full).all()
+    elif w % (k := -(-w // PREVIEW_PANEL_WIDTH)) == 0 and h % k == 0:
+        # shrunk by a whole factor: each preview pixel is the mean of a k x k block
+        block = f[0][:k * ph, :k * pw].reshape(ph, k, pw, k, 3).mean(axis=(1, 3))
+        assert np.abs(preview[:ph, :pw].astype(float) - block).max() <= 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 4000), st.integers(1, 3000))
+def test_preview_size_is_a_whole_factor_never_wider_than_the_limit(w: int, h: int) -> None:
+    pw, ph = preview_size(w, h)
+    k = -(-w // PREVIEW_PANEL_WIDTH)
+    assert 1 <= pw <= min(w, PREVIEW_PANEL_WIDTH) and (pw, ph) == (max(1, w // k), max(1, h // k))
+    assert (k == 1) == (pw == w)
+
+
+def test_preview_is_cheaper_to_make_than_the_frame_sized_image() -> None:
+    """The preview's pixels: at most a quarter of a failing case's at 768x512 and beyond."""
+    for w, h in ((768, 512), (1536, 1024), (1920, 1088)):
+        pw, ph = preview_size(w, h)
+        assert pw * ph <= w * h / 4
 
 
 def test_preview_keeps_a_one_pixel_difference_visible() -> None:

@@ -1,0 +1,217 @@
+"""Whole-video curves (``--frames all``): the pipelined path (both videos decoding at once,
+each run of frame pairs measured as it arrives) gives exactly what the in-line path gives
+(GT, then candidate, then the metrics): the same curves, notes and key-frame agreement, and
+the same error when something is wrong (the GT's decode error first, then the candidate's,
+then a metric error).
+
+Both paths read frames through :func:`gt_gen.video_decode.bgr_frames`; here it is replaced
+by a generator that serves planned frames (any count, a declared count that is right, wrong
+or absent, a size change, a decode error at any frame), so hypothesis can try every
+interleaving cheaply. Real videos are covered by tests/test_video_decode.py and the CLI tests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gt_gen import compare as cmp
+from gt_gen import video_decode as vd
+from gt_gen.errors import InputFileError
+from gt_gen.frames import FrameSet, key_frame_indices
+from gt_gen.metrics import compute_pair_metrics
+from gt_gen.results import CaseResult, FrameResult
+
+
+@dataclass
+class Plan:
+    """What the fake decoder serves for one video."""
+
+    n: int  # frames it decodes
+    declared: int = 0  # frame count the container declares (0: none)
+    h: int = 12
+    w: int = 10
+    fail_at: int | None = None  # a decode error instead of this frame
+    resize_at: int | None = None  # frames from here on are one row taller
+    seed: int = 0
+    tag: str = "unspecified"
+
+    def frame(self, i: int) -> np.ndarray:
+        h = self.h + (1 if self.resize_at is not None and i >= self.resize_at else 0)
+        rng = np.random.default_rng(self.seed * 1000 + i)
+        return rng.integers(0, 256, (h, self.w, 3), dtype=np.uint8)
+
+
+PLANS: dict[str, Plan] = {}
+
+
+def fake_bgr_frames(video, matrix="auto", *, where=None, info=None):
+    """Mimics :func:`gt_gen.video_decode.bgr_frames`: frames, then its end-of-stream checks."""
+    plan = PLANS[video.decode() if isinstance(video, bytes) else Path(video).name]
+    name = str(where if where is not None else video)
+    info = info if info is not None else vd.StreamInfo()
+    info.tag, info.matrix, info.declared = plan.tag, vd.matrix_of_tag(plan.tag), plan.declared
+    for i in range(plan.n):
+        if i == plan.fail_at:
+            raise InputFileError(f"cannot decode video (frame {i}); regenerate it", path=name)
+        info.decoded += 1
+        yield plan.frame(i)
+    if not info.decoded:
+        raise InputFileError("video has no decodable frames; regenerate it", path=name)
+    if info.declared and info.decoded < info.declared:
+        raise InputFileError(f"decoded {info.decoded} of {info.declared} frames (truncated video); "
+                             "regenerate it", path=name)
+
+
+@pytest.fixture(autouse=True)
+def fake_decoder(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(vd, "bgr_frames", fake_bgr_frames)
+    PLANS.clear()
+    yield
+    PLANS.clear()
+
+
+def _keys(plan: Plan, opencv_total: int | None = None) -> FrameSet:
+    """Key frames as sglang would read them (here: the planned frames, RGB)."""
+    total = plan.n if opencv_total is None else opencv_total
+    idx = key_frame_indices(total)
+    return FrameSet({k: plan.frame(i)[..., ::-1].copy() for k, i in idx.items() if i < plan.n},
+                    indices=idx, total=total)
+
+
+def _result(gt: dict, cand: dict) -> CaseResult:
+    res = CaseResult("c", "video", "passed")
+    keys = [k for k in ("first", "mid", "last") if k in gt and k in cand]
+    vals = (compute_pair_metrics([gt[k] for k in keys], [cand[k] for k in keys])
+            if keys and all(gt[k].shape == cand[k].shape and min(gt[k].shape[:2]) >= 7 for k in keys) else
+            [{"ssim": 0.5, "psnr": 20.0, "mean_abs_diff": 3.0} for _ in keys])
+    for k, v in zip(keys, vals):
+        res.frames.append(FrameResult(k, None, dict(v), {m: True for m in v}))
+    return res
+
+
+def _run(g: Plan, c: Plan, *, pipeline: bool, gt_keys=None, cand_keys=None, monkeypatch) -> object:
+    """results of all_frame_curves (curves, whole_video, message), or the error it raised."""
+    monkeypatch.setenv("GT_GEN_COMPARE_PIPELINE", "1" if pipeline else "0")
+    PLANS["g"], PLANS["c.mp4"] = g, c
+    res = _result(gt_keys or {}, cand_keys or {})
+    try:
+        cmp.all_frame_curves(res, b"g", Path("c.mp4"), cmp.CompareOptions(frames="all"),
+                             gt_where="gt/g.mp4", gt_keys=gt_keys, cand_keys=cand_keys,
+                             gates={"ssim": 0.9, "psnr": 30.0, "mean_abs_diff": 5.0})
+    except Exception as exc:  # noqa: BLE001
+        return ("error", type(exc).__name__, exc.one_line() if hasattr(exc, "one_line") else str(exc))
+    return (res.curves, res.whole_video, res.message)
+
+
+def _rarely(s: st.SearchStrategy) -> st.SearchStrategy:
+    return st.one_of(st.none(), st.none(), st.none(), s)  # mostly None: most runs get to measure
+
+
+plans = st.builds(
+    Plan, n=st.integers(0, 13), declared=st.sampled_from([0, -1, 1]), h=st.sampled_from([12, 12, 12, 5]),
+    fail_at=_rarely(st.integers(0, 13)), resize_at=_rarely(st.integers(0, 13)),
+    seed=st.integers(0, 3), tag=st.sampled_from(["unspecified", "bt709"]))
+
+
+def _fix(p: Plan) -> Plan:
+    """declared: -1 -> the right count, 1 -> a wrong one (one more), 0 -> none."""
+    p.declared = {0: 0, -1: p.n, 1: p.n + 1}[p.declared]
+    return p
+
+
+@settings(max_examples=80, deadline=None)
+@given(g=plans, c=plans, chunk=st.sampled_from([1, 2, 3, 8]), depth=st.sampled_from([1, 2]),
+       same_content=st.booleans(), same_count=st.booleans(), with_keys=st.booleans())
+def test_pipelined_equals_in_line(g: Plan, c: Plan, chunk: int, depth: int, same_content: bool,
+                                  same_count: bool, with_keys: bool, monkeypatch_session) -> None:
+    if same_count:
+        c.n = g.n
+    g, c = _fix(g), _fix(c)
+    if same_content:
+        c.seed, c.h, c.w = g.seed, g.h, g.w
+    monkeypatch_session.setattr(vd, "CHUNK_FRAMES", chunk)
+    monkeypatch_session.setattr(vd, "DEPTH", depth)
+    gk = _keys(g) if with_keys and g.n and g.fail_at is None else None
+    ck = _keys(c, opencv_total=c.declared or c.n) if with_keys and c.n and c.fail_at is None else None
+    want = _run(g, c, pipeline=False, gt_keys=gk, cand_keys=ck, monkeypatch=monkeypatch_session)
+    got = _run(g, c, pipeline=True, gt_keys=gk, cand_keys=ck, monkeypatch=monkeypatch_session)
+    assert got == want
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_session():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(vd, "bgr_frames", fake_bgr_frames)
+        yield mp
+
+
+@pytest.mark.parametrize("gt_fail,cand_fail,resize,want", [
+    (None, 3, None, "c.mp4"), (5, 1, None, "gt/g.mp4"), (None, None, 4, "candidate"),
+    (7, None, 4, "gt/g.mp4"), (None, 8, 4, "c.mp4")])
+def test_error_precedence(gt_fail, cand_fail, resize, want, monkeypatch) -> None:
+    """The in-line path decodes the GT wholly, then the candidate, then measures: a later GT
+    error beats an earlier candidate error, and any decode error beats a metric error (here a
+    candidate that changes size mid-video)."""
+    monkeypatch.setattr(vd, "CHUNK_FRAMES", 2)
+    g = Plan(10, declared=10, fail_at=gt_fail)
+    c = Plan(10, declared=10, fail_at=cand_fail, resize_at=resize)
+    got = _run(g, c, pipeline=True, monkeypatch=monkeypatch)
+    assert got == _run(g, c, pipeline=False, monkeypatch=monkeypatch)
+    assert got[0] == "error" and want in got[2]
+
+
+def test_streaming_keeps_few_frames_and_rereads_only_when_the_count_was_not_declared(monkeypatch) -> None:
+    reads: list[str] = []
+
+    def counting(video, *a, **k):
+        reads.append(str(video))
+        return fake_bgr_frames(video, *a, **k)
+
+    monkeypatch.setattr(vd, "bgr_frames", counting)
+    monkeypatch.setattr(vd, "CHUNK_FRAMES", 4)
+    # Undeclared: the GT's mid frame is read again; the candidate kept OpenCV's key indices.
+    for declared, rereads in ((25, 0), (0, 1)):
+        reads.clear()
+        g, c = Plan(25, declared=declared), Plan(25, declared=declared, seed=1)
+        assert _run(g, c, pipeline=True, gt_keys=_keys(g), cand_keys=_keys(c), monkeypatch=monkeypatch) \
+            == _run(g, c, pipeline=False, gt_keys=_keys(g), cand_keys=_keys(c), monkeypatch=monkeypatch)
+        assert len(reads) == 2 + 2 + rereads  # in-line: 2 reads; pipelined: 2 (+ rereads)
+
+
+def test_a_closed_stream_stops_its_decoder(monkeypatch) -> None:
+    """A decoder whose reader went away (an error in another case) ends, though its queue is
+    full: compare never waits on it at exit."""
+    PLANS["v"] = Plan(10_000, h=64, w=64)
+    monkeypatch.setattr(vd, "CHUNK_FRAMES", 2)
+    threads: list[threading.Thread] = []
+
+    def submit(fn) -> None:
+        threads.append(threading.Thread(target=fn, daemon=True))
+        threads[-1].start()
+
+    stream = vd.FrameStream(b"v", depth=1).start(submit)
+    first = next(stream.chunks())
+    assert first.shape == (2, 64, 64, 3)
+    time.sleep(0.2)  # the decoder is now blocked on its full queue
+    assert threads[0].is_alive()
+    stream.close()
+    threads[0].join(timeout=5)
+    assert not threads[0].is_alive()
+
+
+def test_chunks_are_the_frames_in_order_rgb(monkeypatch) -> None:
+    PLANS["v"] = Plan(11, h=9, w=7, resize_at=6)
+    monkeypatch.setattr(vd, "CHUNK_FRAMES", 4)
+    stream = vd.FrameStream(b"v").start()
+    got = [f for chunk in stream.chunks() for f in chunk]
+    want = [PLANS["v"].frame(i)[..., ::-1] for i in range(11)]
+    assert len(got) == 11 and all(np.array_equal(a, b) for a, b in zip(got, want))
+    assert stream.info.decoded == 11
