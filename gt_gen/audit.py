@@ -24,6 +24,8 @@ from gt_gen.errors import ConfigError, UsageError
 from gt_gen.thresholds import HIGHER_IS_BETTER, METRICS, Thresholds, best, worst
 
 SEVERITY = {"error": 3, "warning": 2, "info": 1}
+#: The negative controls of ``gt-gen controls`` (controls.json may name others: ``negatives``).
+NEGATIVES = ("negative_seed", "negative_prompt")
 FLAKE_MARGIN = {"ssim": 0.005, "psnr": 1.0, "mean_abs_diff": 0.5, "clip": 0.005}
 SEPARATION = {"ssim": 0.005, "psnr": 0.5, "mean_abs_diff": 0.5, "clip": 0.005}
 RULE = ("suggested = SSIM worst-0.04 capped at 0.95; PSNR worst-3 dB capped at 30; MAD worst+3 "
@@ -46,6 +48,9 @@ class Audit:
     findings: list[Finding]
     suggestions: dict[str, dict[str, float]]
     meta: dict[str, Any]
+    #: ``audit --ci-data``: each case's engine-vs-official distance beside its gate
+    #: (:mod:`gt_gen.audit_cidata`); ``None`` for the registry audit.
+    engine_distance: dict[str, Any] | None = None
 
     def worst_severity(self) -> str | None:
         if not self.findings:
@@ -83,9 +88,10 @@ def load_controls(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("cases", {}), dict):
         raise ConfigError("not a controls.json of `gt-gen controls` (expected an object with a "
                           "'cases' object)", path=f)
-    floors = data.get("noise_floors", ["noise_floor"])
-    if not isinstance(floors, list) or not all(isinstance(n, str) for n in floors):
-        raise ConfigError("noise_floors must be a list of names", path=f)
+    for key, default in (("noise_floors", ["noise_floor"]), ("negatives", list(NEGATIVES))):
+        names = data.get(key, default)
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ConfigError(f"{key} must be a list of names", path=f)
     for cid, entry in data.get("cases", {}).items():
         if not isinstance(entry, dict):
             raise ConfigError(f"cases.{cid} must be an object", path=f)
@@ -102,6 +108,37 @@ def load_controls(path: Path) -> dict[str, Any]:
     return data
 
 
+def controls_from_results(controls: dict[str, Any] | None, *, floors: list[str],
+                          negatives: list[str]) -> dict[str, Any]:
+    """``controls`` (or an empty controls.json) extended by ``compare`` results files.
+
+    Why: an engine-specific gate (``thresholds/engines/``) is proven against what that engine
+    really scores: its results.json against correct GT is a *noise floor* (the cross-
+    implementation distance the gate must pass, with :data:`FLAKE_MARGIN` to spare), and its
+    results.json against a wrong request (seed+1) is a *negative control* (which the gate must
+    fail). Each file becomes one named control, ``floor:<n>`` or ``negative:<n>`` (n: the order
+    given), with each case's worst value per metric; cases that were not evaluated (no GT, no
+    candidate, error) add nothing."""
+    from gt_gen.results import read_results
+
+    data: dict[str, Any] = dict(controls or {"cases": {}})
+    data["cases"] = {cid: dict(e) for cid, e in data.get("cases", {}).items()}
+    data["noise_floors"] = list(data.get("noise_floors", ["noise_floor"]))
+    data["negatives"] = list(data.get("negatives", list(NEGATIVES)))
+    sources: dict[str, str] = {}
+    for kind, files in (("floor", floors), ("negative", negatives)):
+        for i, path in enumerate(files, 1):
+            name = f"{kind}:{i}"
+            sources[name] = str(path)
+            (data["noise_floors"] if kind == "floor" else data["negatives"]).append(name)
+            for res in read_results(path).cases:
+                if res.status not in ("passed", "failed") or not res.worst:
+                    continue
+                data["cases"].setdefault(res.case_id, {})[name] = dict(res.worst)
+    data["results_files"] = sources
+    return data
+
+
 def run_audit(cases: list[Case], thresholds: Thresholds, *, controls: dict[str, Any] | None = None,
               history_db: str | None = None, last: int = 20, platform: str | None = None,
               known_ids: set[str] | None = None) -> Audit:
@@ -114,6 +151,7 @@ def run_audit(cases: list[Case], thresholds: Thresholds, *, controls: dict[str, 
     measured = history.measured_cases(history_db) if history_db else set()
     ctl_cases = (controls or {}).get("cases", {})
     floors = (controls or {}).get("noise_floors", ["noise_floor"])
+    negatives = (controls or {}).get("negatives", list(NEGATIVES))
     for tid in sorted(thresholds.case_ids() - (known_ids if known_ids is not None else ids)):
         findings.append(Finding(tid, "coverage", "warning",
                                 "threshold entry with no case in the registry (stale, or a typo)"))
@@ -138,8 +176,7 @@ def run_audit(cases: list[Case], thresholds: Thresholds, *, controls: dict[str, 
                                         f"worst of last {len(obs)} run(s) {w:.4g} vs gate {gate.value:g} "
                                         f"(spread {spread:.3g})" + (" — the gate failed in recorded runs" if sev == "warning" else ""),
                                         m, {"worst": w, "spread": spread, "runs": len(obs), "gate": gate.value}))
-            negs = [v for n in ("negative_seed", "negative_prompt")
-                    if (v := _num((ctl.get(n) or {}).get(m))) is not None]
+            negs = [v for n in negatives if (v := _num((ctl.get(n) or {}).get(m))) is not None]
             neg = best(negs, m)  # the most similar negative control is the one a gate must fail
             if neg is not None and gate.passes(neg):
                 findings.append(Finding(case.id, "can_fail", "error",
@@ -170,7 +207,10 @@ def run_audit(cases: list[Case], thresholds: Thresholds, *, controls: dict[str, 
         if case_suggest:
             suggestions[case.id] = case_suggest
     meta = {"rule": RULE, "flake_margin": FLAKE_MARGIN, "platform": platform, "history": history_db,
-            "last_runs": last, "controls": bool(controls)}
+            "last_runs": last, "controls": bool(controls), "thresholds": thresholds.describe(),
+            "noise_floors": list(floors), "negatives": list(negatives),
+            **({"results_files": controls["results_files"]}
+               if controls and "results_files" in controls else {})}
     return Audit(findings, suggestions, meta)
 
 
@@ -195,8 +235,47 @@ def check_proposal_path(target: Path, live: list[Path]) -> None:
 def to_json(audit: Audit) -> dict[str, Any]:
     from gt_gen.results import encode_tree
 
-    return encode_tree({"schema_version": 1, "meta": audit.meta, "worst_severity": audit.worst_severity(),
-                "findings": [asdict(f) for f in audit.findings], "suggestions": audit.suggestions})
+    out = {"schema_version": 1, "meta": audit.meta, "worst_severity": audit.worst_severity(),
+           "findings": [asdict(f) for f in audit.findings], "suggestions": audit.suggestions}
+    if audit.engine_distance is not None:
+        out["engine_distance"] = audit.engine_distance
+    return encode_tree(out)
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def distance_markdown(audit: Audit) -> list[str]:
+    """The engine-vs-official table of ``audit --ci-data`` (empty for the registry audit)."""
+    sec = audit.engine_distance
+    if sec is None:
+        return []
+    ci = audit.meta.get("ci_data") or {}
+    lines = ["", f"### Engine vs official GT (ci-data `{ci.get('commit')}`)", "",
+             f"Official GT from `{'` then `'.join(ci.get('official') or [])}`, the engine's own "
+             f"from `{'` then `'.join(ci.get('engine') or [])}`; each cell: worst key frame "
+             "(gate, margin). " + f"Rule: {sec.get('rule', '')}.", "",
+             "| case | official case_map | " + " | ".join(METRICS) + " | gate on engine's GT |",
+             "|---|---|" + "---|" * len(METRICS) + "---|"]
+    for r in sec.get("cases", []):
+        cells = []
+        for m in METRICS:
+            v, g = r["worst"].get(m), (r["gates"].get(m) or {}).get("value")
+            if r["status"] != "compared":
+                cells.append(r["status"])
+            elif v is None:
+                cells.append(f"not evaluated ({_fmt(g)})")
+            else:
+                mark = {"fails": " ❌", "edge": " ⚠️", "far": " ⚠️", "loose": " ⚠️"}.get(r["verdict"].get(m) or "", "")
+                cells.append(f"{_fmt(v)} ({_fmt(g)}, {r['margin'][m]:+.3g}){mark}")
+        lines.append(f"| `{r['case_id']}` | {'listed' if r['official_case_map'] else 'not listed'} | "
+                     + " | ".join(cells) + f" | {r['gate_verdict'] or r['status']} |")
+    if sec.get("official_only"):
+        lines += ["", "Official GT without the engine's own: " + ", ".join(f"`{c}`" for c in sec["official_only"])]
+    return lines
 
 
 def markdown(audit: Audit) -> str:
@@ -204,7 +283,7 @@ def markdown(audit: Audit) -> str:
     lines = ["## gt-gen threshold audit", "",
              f"{sum(f.severity == 'error' for f in audit.findings)} error(s), "
              f"{sum(f.severity == 'warning' for f in audit.findings)} warning(s), "
-             f"{sum(f.severity == 'info' for f in audit.findings)} info", "",
+             f"{sum(f.severity == 'info' for f in audit.findings)} info", *distance_markdown(audit), "",
              "| case | metric | kind | severity | finding |", "|---|---|---|---|---|"]
     for f in sorted(audit.findings, key=lambda f: (-SEVERITY[f.severity], f.case_id, f.metric or "")):
         lines.append(f"| `{f.case_id}` | {f.metric or '–'} | {f.kind} | {icon[f.severity]} | {f.message} |")
