@@ -18,7 +18,11 @@ from tests.conftest import run_cli
 from tests.hub_server import Hub
 
 TOKEN = "hf_LoopbackDiffusersToken0123456789"
-CASES = [c for c in load_registry().select(group="tiny") if c.backend == "diffusers"]
+#: The layered pipeline sizes its output to its resolution bucket (640**2 at least) in the full
+#: profile, minutes of CPU for a tiny VAE: its full-profile path (pinned download, record,
+#: offline, from_pretrained) is tested without the call in test_diffusers_layered.py.
+CASES = [c for c in load_registry().select(group="tiny") if c.backend == "diffusers"
+         and c.pipeline != "QwenImageLayeredPipeline"]
 
 
 def _commit(i: int) -> str:

@@ -51,7 +51,7 @@ def test_every_family_generates_its_gt(tiny_gt: Path) -> None:
     assert edit["call"]["true_cfg_scale"] == 4.0 and edit["call"]["guidance_scale"] is None
     assert "processor" in edit
     assert all("tiny_overrides" not in m["cases"][c.id] for c in DIFFUSERS
-               if c.pipeline != "QwenImageEditPlusPipeline")
+               if c.pipeline not in ("QwenImageEditPlusPipeline", "QwenImageLayeredPipeline"))
 
 
 @pytest.mark.slow
@@ -69,10 +69,11 @@ def test_load_once_and_bit_identical_reruns(tiny_gt: Path, tmp_path: Path) -> No
     assert a["model_builds"] == 1 and b["model_builds"] == 0 and b["timings"]["load_s"] == 0
     assert a["raw_frames_sha256"] == b["raw_frames_sha256"]
     out = tmp_path / "fresh"
-    ids = ["--case", "tiny_wan_t2v", "--case", "tiny_qwen_image_edit_plus_ti2i"]
+    fresh = ("tiny_wan_t2v", "tiny_qwen_image_edit_plus_ti2i", "tiny_qwen_image_layered_i2i")
+    ids = [arg for cid in fresh for arg in ("--case", cid)]
     proc = run_cli("generate", "--group", "tiny", *ids, "--out", str(out), "--quiet", "--reuse", "none")
     assert proc.returncode == 0, proc.stderr[-2000:]
-    for cid in ("tiny_wan_t2v", "tiny_qwen_image_edit_plus_ti2i"):
+    for cid in fresh:
         assert manifest(out)["cases"][cid]["raw_frames_sha256"] == \
             manifest(tiny_gt)["cases"][cid]["raw_frames_sha256"]
     assert a["raw_frames_sha256"] == manifest(tiny_gt)["cases"][flux.id]["raw_frames_sha256"]

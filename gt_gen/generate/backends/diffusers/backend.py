@@ -20,8 +20,10 @@ ci-data-diffusion ``repro_scripts/gen_official_diffusion_gt.py``, run with ``--d
   pipeline's float [0, 1] arrays times 255, clipped, truncated to uint8.
 
 Tiny profile only: Qwen-Image edit-plus hard-codes a 1024x1024 VAE image and a 384x384 vision
-input (module constants); at tiny size they would cost most of the run, so they are scaled to
-the tiny output size while a tiny case runs, and the manifest records the override.
+input (module constants), and Qwen-Image-Layered sizes its output to its resolution bucket
+(640**2 or 1024**2 pixels, ``calculate_dimensions``); at tiny size they would cost most of the
+run, so they are scaled to the tiny output size while a tiny case runs, and the manifest
+records the override.
 """
 
 from __future__ import annotations
@@ -96,7 +98,14 @@ def quiet_diffusers() -> Iterator[None]:
 
 @contextlib.contextmanager
 def tiny_overrides(case: Case) -> Iterator[dict[str, int]]:
-    """Scale Qwen-Image edit-plus's hard-coded input areas to the tiny output size (tiny only)."""
+    """Scale Qwen-Image edit-plus's hard-coded input areas, and the layered pipeline's
+    resolution-bucket area, to the tiny output size (tiny cases only)."""
+    if case.model.is_tiny and case.pipeline == "QwenImageLayeredPipeline":
+        from gt_gen.generate.backends.diffusers.tiny.layered import tiny_area
+
+        with tiny_area(case.request.width, case.request.height) as record:
+            yield record
+        return
     if not case.model.is_tiny or case.pipeline != "QwenImageEditPlusPipeline":
         yield {}
         return

@@ -264,10 +264,19 @@ def wan(seed: int) -> Any:
                        scheduler=UniPCMultistepScheduler(**WAN_SCHEDULER), transformer=transformer)
 
 
+def qwen_image_layered(seed: int) -> Any:
+    """Qwen-Image-Layered (RGBA VAE, layer-3D RoPE): built in :mod:`.layered`."""
+    from gt_gen.generate.backends.diffusers.tiny.layered import qwen_image_layered as build
+
+    return build(seed)
+
+
 #: Tiny model key -> builder. A case's pipeline class picks its key (``TINY_KEY``).
 BUILDERS: dict[str, Callable[[int], Any]] = {
     "flux": flux, "flux2": flux2, "flux2_klein": flux2_klein, "qwen_image": qwen_image,
-    "qwen_image_edit_plus": qwen_image_edit_plus, "zimage": zimage, "wan": wan}
+    "qwen_image_edit_plus": qwen_image_edit_plus, "qwen_image_layered": qwen_image_layered,
+    "zimage": zimage, "wan": wan}
 TINY_KEY = {"FluxPipeline": "flux", "Flux2Pipeline": "flux2", "Flux2KleinPipeline": "flux2_klein",
             "QwenImagePipeline": "qwen_image", "QwenImageEditPlusPipeline": "qwen_image_edit_plus",
-            "ZImagePipeline": "zimage", "WanPipeline": "wan"}
+            "QwenImageLayeredPipeline": "qwen_image_layered", "ZImagePipeline": "zimage",
+            "WanPipeline": "wan"}
