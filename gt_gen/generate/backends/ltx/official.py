@@ -94,14 +94,23 @@ class ModelMemo:
 
     def attach(self, ledger: Any) -> Any:
         """Return ``ledger`` rebuilt with the shared registry and memoised, timed builders."""
+        from ltx_core.loader.registry import StateDictRegistry
         from ltx_pipelines.utils import ModelLedger
 
-        if self.registry is not None:
+        registry = self.registry
+        if registry is None and ledger.dtype != torch.bfloat16:
+            # Without a registry ltx-core fuses LoRAs into the loaded state dict in place, and
+            # the weights no LoRA touches keep the checkpoint's dtype (bf16) whatever the build
+            # dtype: harmless for the official bf16 runs, but an fp32 run (case precision) then
+            # mixes fp32 and bf16 weights. A registry of this ledger's own makes ltx-core copy
+            # every weight at the build dtype; nothing is shared between ledgers or runs.
+            registry = StateDictRegistry()
+        if registry is not None:
             ledger = ModelLedger(dtype=ledger.dtype, device=ledger.device,
                                  checkpoint_path=ledger.checkpoint_path,
                                  gemma_root_path=ledger.gemma_root_path,
                                  spatial_upsampler_path=ledger.spatial_upsampler_path,
-                                 loras=ledger.loras, registry=self.registry,
+                                 loras=ledger.loras, registry=registry,
                                  quantization=ledger.quantization)
         loras = tuple((str(lo.path), float(lo.strength)) for lo in ledger.loras)
         for name in LEDGER_METHODS:
