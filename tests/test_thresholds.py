@@ -326,3 +326,23 @@ def test_shipped_file_gives_sglangs_h100_gate_for_every_sglang_case() -> None:
     for mod, gates in facts["defaults"].items():
         got = th.gates("not_a_sglang_case", mod)
         assert {k: got[v].value for k, v in names.items()} == gates, mod
+
+
+@pytest.mark.parametrize("platform", ["b200", "5090", "gfx1250", "intel_xpu_b60"])
+def test_shipped_platform_overlays_are_sglangs(platform: str) -> None:
+    """Every platform sglang gates has a shipped overlay giving its gates (the rest: h100's)."""
+    facts = json.loads((Path(__file__).parent / "data" / "sglang_h100_gates.json").read_text())
+    from gt_gen.cases import load_registry
+    modality = {c.id: c.modality for c in load_registry().select(group="all")}
+    th = load_thresholds(None, platform)
+    names = {"clip_threshold": "clip", "ssim_threshold": "ssim", "psnr_threshold": "psnr",
+             "mean_abs_diff_threshold": "mean_abs_diff"}
+    overlay = facts["overlays"][platform]
+    for case_id, gates in overlay.items():
+        got = th.gates(case_id, modality[case_id])
+        assert {k: got[v].value for k, v in names.items()} == gates, case_id
+        assert all(got[v].source == f"platform:{platform}" for v in names.values()), case_id
+    for case_id, gates in facts["cases"].items():
+        if case_id not in overlay:
+            got = th.gates(case_id, modality[case_id])
+            assert {k: got[v].value for k, v in names.items()} == gates, case_id
