@@ -173,7 +173,7 @@ def test_network_faults_are_one_line_and_leave_nothing(env: Env, fault: str,
               "oversized": "67108864 bytes, more than the 500000",
               "oversized_stream": "more than the 500000 bytes",
               "not_an_image": "not an image", "redirect_elsewhere": "redirected to another host",
-              "credentials": "carries credentials", "plain_http": "plain http is refused"}[fault]
+              "credentials": "must not carry credentials", "plain_http": "plain http is refused"}[fault]
     assert expect in lines[0]
     assert env.snapshot() == before and (env.assets / LOCK_NAME).read_bytes() == lock_before
     assert secret not in out + err and "bob" not in out + err

@@ -56,7 +56,8 @@ def test_check_prints_resolved_gates_with_sources(capsys) -> None:
     assert rc == 0, err
     assert ": OK (legacy layout" in out.splitlines()[0]
     assert "0.89 [" in row(out, "ltx_2_two_stage_t2v")
-    assert "default" in row(out, "ltx_2_3_hq_pipeline")  # no entry: gated by defaults
+    assert "0.995 [case]" in row(out, "ltx_2_3_hq_pipeline")  # sglang's own gate, shipped
+    assert "default" in row(out, "wan2_2_animate_2_14b_ref2v")  # no entry: gated by defaults
 
 
 def test_platform_overlay_replaces_the_whole_entry(tmp_path: Path, capsys) -> None:
