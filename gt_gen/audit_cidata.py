@@ -32,14 +32,13 @@ from __future__ import annotations
 
 import dataclasses
 import posixpath
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from gt_gen.audit import FLAKE_MARGIN, Audit, Finding
-from gt_gen.cases import Case, ModelSpec, Request, validate_case_id
-from gt_gen.errors import ConfigError, InputFileError
-from gt_gen.naming import image_names, key_frame_names
+from gt_gen.cases import Case, ModelSpec, Request
+from gt_gen.errors import InputFileError
+from gt_gen.naming import image_names, key_frame_names, parse_gt_name
 from gt_gen.store.layout import CASE_MAP, TARGETS, folder, parse_case_map
 from gt_gen.store.source import GtSource, Presence
 from gt_gen.thresholds import HIGHER_IS_BETTER, METRICS, Thresholds
@@ -56,10 +55,6 @@ DISTANCE_RULE = (f"fails: the engine's own GT fails the gate against the officia
                  f"passes although SSIM < {FAR['ssim']}, PSNR < {FAR['psnr']} dB, MAD > "
                  f"{FAR['mean_abs_diff']} or CLIP < {FAR['clip']}")
 
-_VIDEO = re.compile(r"^(?P<case>.+)_(?P<gpus>\d+)gpu_frame_(?:0|mid|last)\.png$")
-_IMAGE = re.compile(r"^(?P<case>.+)_(?P<gpus>\d+)gpu\.(?:jpg|png|webp)$")
-
-
 @dataclass(frozen=True)
 class Named:
     """A case as its file names give it: id, GPU count (a name only) and modality."""
@@ -71,15 +66,8 @@ class Named:
 
 def parse_name(name: str) -> Named | None:
     """The case a ci-data file name belongs to (``None``: not a GT image/key frame name)."""
-    for rx, modality in ((_VIDEO, "video"), (_IMAGE, "image")):
-        m = rx.match(name)
-        if m:
-            try:
-                validate_case_id(m["case"])
-            except ConfigError:
-                return None
-            return Named(m["case"], int(m["gpus"]), modality)
-    return None
+    parsed = parse_gt_name(name)
+    return Named(*parsed) if parsed else None
 
 
 def probe_case(named: Named, registry: dict[str, Case]) -> Case:

@@ -13,7 +13,10 @@ neither does the GT lookup: a ``.jpeg``-only GT is missing for sglang and for gt
 
 from __future__ import annotations
 
+import re
+
 from gt_gen.cases import Case, validate_case_id
+from gt_gen.errors import ConfigError
 
 KEY_FRAME_SUFFIX = {"first": "0", "mid": "mid", "last": "last"}
 #: Every image extension gt-gen reads or writes (candidates may also be ``.jpeg``).
@@ -68,3 +71,23 @@ def expected_outputs(case: Case) -> list[str]:
     if case.modality == "video":
         return list(key_frame_names(case).values())
     return [f"{stem(case)}{OUTPUT_IMAGE_EXT}"]
+
+
+_KEY_FRAME_RE = re.compile(r"^(?P<case>.+)_(?P<gpus>\d+)gpu_frame_(?:"
+                           + "|".join(map(re.escape, KEY_FRAME_SUFFIX.values())) + r")\.png$")
+_GT_IMAGE_RE = re.compile(r"^(?P<case>.+)_(?P<gpus>\d+)gpu(?:"
+                          + "|".join(map(re.escape, GT_IMAGE_EXTS)) + r")$")
+
+
+def parse_gt_name(name: str) -> tuple[str, int, str] | None:
+    """The inverse of the GT names above: ``(case id, GPU count, modality)`` of a key-frame or
+    GT image file name, or None when ``name`` is neither (or its case id is not a valid id)."""
+    for rx, modality in ((_KEY_FRAME_RE, "video"), (_GT_IMAGE_RE, "image")):
+        m = rx.match(name)
+        if m:
+            try:
+                validate_case_id(m["case"])
+            except ConfigError:
+                return None
+            return m["case"], int(m["gpus"]), modality
+    return None
