@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +26,7 @@ from PIL import Image
 from gt_gen import cli, gitutil
 from gt_gen.cases import load_registry
 from gt_gen.naming import image_names, key_frame_names
+from tests.browser import dump_dom, require_chromium, screenshot
 from tests.store.sglang_cidata import OFFICIAL, SGLANG, tree
 
 FLUX, LTX23, LTX20 = "flux_image_t2i", "ltx_2.3_two_stage_t2v_2gpus", "ltx_2_two_stage_t2v"
@@ -298,10 +296,6 @@ def test_classify(metric: str, value: float, gate: float, kind: str) -> None:
     assert classify(metric, value, gate) == kind
 
 
-def chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-
-
 @pytest.mark.slow
 def test_audit_html_renders_in_chromium(cidata, tmp_path: Path, capsys) -> None:
     """audit.html: every case row in the DOM, bars drawn, nothing to fetch, not blank; and the
@@ -316,23 +310,14 @@ def test_audit_html_renders_in_chromium(cidata, tmp_path: Path, capsys) -> None:
     assert "http://" not in page and "https://" not in page
     data = json.loads((out / "audit.json").read_text())
     assert "id='distance'" in render(Results([], meta={}), tmp_path, data)
-    exe = chromium()
-    if exe is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
-        pytest.skip("chromium not installed")
-    from tests.reports.test_html import CHROMIUM_FLAGS
-
-    url = (out / "audit.html").resolve().as_uri()
+    require_chromium()
     shot = tmp_path / "shot.png"
-    subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'p1'}", "--window-size=1400,1200",
-                    f"--screenshot={shot}", url], capture_output=True, timeout=120)
+    screenshot(out / "audit.html", shot, tmp_path / "p1", "1400,1200")
     import cv2
 
     img = cv2.imread(str(shot))
     assert img is not None and img.std() > 20 and (img < 128).mean() > 0.01
-    dom = subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'p2'}", "--dump-dom", url],
-                         capture_output=True, text=True, timeout=120).stdout
+    dom = dump_dom(out / "audit.html", tmp_path / "p2")
     for cid in (FLUX, LTX23, LTX20):
         assert f'data-case="{cid}"' in dom
     assert dom.count("<svg") >= 3 and "fails the gate" in dom and "on the edge" in dom

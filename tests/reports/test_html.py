@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.browser import dump_dom, require_chromium, screenshot
 from tests.conftest import run_cli
-
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-def chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
 def test_report_renders_every_case(tiny_gt: Path, tiny_controls: Path, tmp_path: Path) -> None:
@@ -38,22 +30,15 @@ def test_report_renders_every_case(tiny_gt: Path, tiny_controls: Path, tmp_path:
     assert proc.returncode == 0, proc.stderr
     page = (html_dir / "index.html").read_text()
     assert "http://" not in page and "https://" not in page  # nothing to fetch: works from file://
-    exe = chromium()
-    if exe is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
-        pytest.skip("chromium not installed")
-    url = (html_dir / "index.html").resolve().as_uri()
+    require_chromium()
     shot = tmp_path / "shot.png"
-    subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile1'}", "--window-size=1200,1400",
-                    f"--screenshot={shot}", url], capture_output=True, timeout=120)
+    screenshot(html_dir / "index.html", shot, tmp_path / "profile1", "1200,1400")
     import cv2
 
     img = cv2.imread(str(shot))
     assert img is not None and img.shape[0] > 100
     assert img.std() > 20 and (img < 128).mean() > 0.01  # not a blank page
-    dom = subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile2'}", "--dump-dom", url],
-                         capture_output=True, text=True, timeout=120).stdout
+    dom = dump_dom(html_dir / "index.html", tmp_path / "profile2")
     for cid in ("tiny_one_stage_t2v", "tiny_two_stage_t2v", "tiny_hq_ti2v"):
         assert f'id="case-{cid}"' in dom
     assert "FAILED" in dom and dom.count("<img") >= 3

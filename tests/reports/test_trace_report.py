@@ -5,16 +5,14 @@ page renders in headless Chromium with a plot of non-zero size and the first div
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from gt_gen.cli import main
 from gt_gen.results import CaseResult, Results, write_results
-from tests.reports.test_html import CHROMIUM_FLAGS, chromium
+from tests.browser import dump_dom, require_chromium
 from tests.trace.sample_doc import make_doc
 
 CASE = "tiny_one_stage_t2v"
@@ -118,17 +116,11 @@ def test_trace_section_renders_in_headless_chromium(tmp_path: Path) -> None:
     results = _results(tmp_path / "out" / "compare")
     _trace(tmp_path / "out" / "trace")
     assert main(["report", str(results), "--html", str(tmp_path / "html")]) == 0
-    exe = chromium()
-    if exe is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
-        pytest.skip("chromium not installed")
+    require_chromium()
     page = (tmp_path / "html" / "index.html").read_text()
     probe = tmp_path / "html" / "probe.html"
     probe.write_text(page.replace("</body>", PROBE + "</body>"))
-    dom = subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}",
-                          "--dump-dom", probe.resolve().as_uri()],
-                         capture_output=True, text=True, timeout=120).stdout
+    dom = dump_dom(probe, tmp_path / "profile")
     sizes = json.loads(re.search(r'data-plots="([^"]*)"', dom).group(1).replace("&quot;", '"'))  # type: ignore[union-attr]
     assert len(sizes) == 1 and sizes[0][0] > 100 and sizes[0][1] > 100, sizes
     verdict = re.search(r'<p id="trace-1-verdict"[^>]*>(.*?)</p>', dom, re.S)
