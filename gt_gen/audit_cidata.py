@@ -268,6 +268,12 @@ def measure(source: GtSource, thresholds: Thresholds, registry: list[Case], *,
     from gt_gen.store.lookup import require_reachable
 
     cases, listed = discover(source, platform, registry)
+    if not cases:  # an audit that measured nothing must not read as a clean one
+        from gt_gen.errors import UsageError
+
+        raise UsageError(f"--ci-data {redact(source.description)}: no GT of any known case in "
+                         f"{' or '.join(folders(OFFICIAL, platform))}"
+                         f"{f' at {source.commit}' if source.commit else ''}: not a ci-data checkout, or the wrong --ref / --platform; nothing to audit")
     if ids:
         unknown = sorted(set(ids) - {c.id for c in cases})
         if unknown:

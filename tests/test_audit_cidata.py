@@ -333,3 +333,21 @@ def test_hostile_audit_json_is_escaped() -> None:
                                                        "margin": None}, 7], "rule": "<r>"}})
     assert "<script>" not in page and "&lt;b&gt;x&lt;/b&gt;" in page and "&lt;i&gt;" in page
     assert "not evaluated" in page
+
+
+@pytest.mark.parametrize("layout", ["empty_folder", "repo_without_gt", "wrong_platform_only"])
+def test_an_audit_that_finds_no_gt_is_refused(layout: str, tmp_path: Path, capsys) -> None:
+    """No official GT of any known case (not a ci-data checkout, wrong --ref or --platform): exit 2,
+    nothing written — never an empty, clean-looking audit."""
+    out = tmp_path / "audit"
+    if layout == "empty_folder":
+        (tmp_path / "empty").mkdir()
+        args = ["--ci-data", str(tmp_path / "empty")]
+    else:
+        files = {"README.md": b"not ci-data\n"} if layout == "repo_without_gt" else {
+            f"{OFFICIAL}/b200/unrelated.txt": b"x"}
+        repo, sha = commit(tmp_path / "repo", files)
+        args = ["--ci-data", str(repo), "--ref", sha, "--platform", "h100"]
+    rc, text = audit(capsys, *args, "--out", str(out))
+    assert rc == 2 and "nothing to audit" in text and len(text.strip().splitlines()) == 1, text
+    assert not out.exists()
