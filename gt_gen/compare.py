@@ -190,6 +190,8 @@ class _Side:
     tag: str
     matrix: str
     at: Mapping[int, np.ndarray] | Sequence[np.ndarray]
+    #: gt_gen.video_decode.StreamInfo of the decode (sync points, timestamps, counts).
+    info: Any = None
 
 
 class CurvesJob:
@@ -232,6 +234,31 @@ def start_curves(gt_video: bytes | Path, cand_video: Path, opts: CompareOptions,
                      keep=(getattr(cand_keys, "indices", None) or {}).values(), submit=submit)
 
 
+@dataclass
+class Measured:
+    """Both videos of a case decoded and measured pair by pair: what :func:`finish_curves`
+    turns into curves and the key-frame agreement."""
+
+    gt: _Side
+    cand: _Side
+    values: list[dict[str, float]]
+
+
+def measure_curves(gt_video: bytes | Path, cand_video: Path, opts: CompareOptions, *,
+                   gt_where: str, cand_keys: dict[str, np.ndarray] | None = None,
+                   gates: dict[str, float | None] | None = None,
+                   job: CurvesJob | None = None) -> Measured:
+    """Decode both videos and measure every frame pair (the first half of
+    :func:`all_frame_curves`): pipelined (``job`` started earlier by :func:`start_curves`,
+    else here), or GT, then candidate, then the metrics. Same numbers, same errors (a GT
+    decode error first, then the candidate's, then a metric error), whichever way."""
+    if job is None and not pipelined():
+        return Measured(*_curves_in_line(gt_video, cand_video, opts, gt_where, gates))
+    with job if job is not None else start_curves(gt_video, cand_video, opts, gt_where=gt_where,
+                                                  cand_keys=cand_keys) as running:
+        return Measured(*_curves_streamed(running, opts, gates))
+
+
 def all_frame_curves(res: CaseResult, gt_video: bytes | Path, cand_video: Path,
                      opts: CompareOptions, *, gt_where: str,
                      gt_keys: dict[str, np.ndarray] | None = None,
@@ -239,25 +266,45 @@ def all_frame_curves(res: CaseResult, gt_video: bytes | Path, cand_video: Path,
                      gates: dict[str, float | None] | None = None,
                      job: CurvesJob | None = None) -> None:
     """Per-frame metric curves of two whole videos (``--frames all``) into ``res.curves``,
-    and into ``res.whole_video`` what they cover and whether they agree with the key frames.
+    and into ``res.whole_video`` what they cover and whether they agree with the key frames:
+    :func:`measure_curves`, then :func:`finish_curves`."""
+    measured = measure_curves(gt_video, cand_video, opts, gt_where=gt_where, cand_keys=cand_keys,
+                              gates=gates, job=job)
+    finish_curves(res, measured, gt_video, cand_video, opts, gt_where=gt_where, gt_keys=gt_keys,
+                  cand_keys=cand_keys)
+
+
+def candidate_key_frames(measured: Measured, cand_video: Path, case: Case
+                         ) -> tuple[fr.FrameSet, str]:
+    """The candidate's key frames after its whole decode: taken from that decode where they
+    are provably OpenCV's (:mod:`gt_gen.keyframe_reuse`), else read by OpenCV's seek as
+    sglang reads them; and which of the two it was, and why."""
+    from gt_gen.keyframe_reuse import key_frames_from_decode
+
+    c = measured.cand
+    why = "no stream information"
+    if c.info is not None and c.count:
+        at = c.at if isinstance(c.at, Mapping) else dict(enumerate(c.at))
+        got, why = key_frames_from_decode(cand_video, tuple(case.key_frames), at, c.info)
+        if got is not None:
+            return got, why  # type: ignore[return-value]
+    return load_candidate_frames(cand_video, case), f"OpenCV's seek, as sglang ({why})"
+
+
+def finish_curves(res: CaseResult, measured: Measured, gt_video: bytes | Path, cand_video: Path,
+                  opts: CompareOptions, *, gt_where: str,
+                  gt_keys: dict[str, np.ndarray] | None = None,
+                  cand_keys: dict[str, np.ndarray] | None = None) -> None:
+    """The curves of ``measured`` into ``res`` (whose key-frame results are in).
 
     Both videos are decoded as OpenCV decodes them (:mod:`gt_gen.video_decode`), so at each
     key index the curve *is* the key-frame metric; where it cannot be (frame counts differ,
     a forced colour matrix, GT key-frame files that are not this mp4's frames), the entry of
     that key frame in ``res.whole_video["key_frames"]`` says why. A frame-count mismatch
     never aborts the run: the curves cover the common prefix and the key-frame verdict
-    stands.
-
-    Pipelined (:func:`pipelined`; ``job`` started earlier by :func:`start_curves`, else here)
-    both videos decode at once and each chunk of frame pairs is measured as it arrives; else
-    GT, then candidate, then the metrics. Same numbers, same errors (a GT decode error first,
-    then the candidate's, then a metric error), whichever way."""
-    if job is None and not pipelined():
-        g, c, vals = _curves_in_line(gt_video, cand_video, opts, gt_where, gates)
-    else:
-        with job if job is not None else start_curves(gt_video, cand_video, opts, gt_where=gt_where,
-                                                      cand_keys=cand_keys) as running:
-            g, c, vals = _curves_streamed(running, opts, gates)
+    stands."""
+    g, c, vals = measured.gt, measured.cand, measured.values
+    if isinstance(g.at, dict):  # streamed: only some frames were kept
         g_idx, c_idx = _key_indices(res, g.count, c.count, cand_keys)
         _complete(g, gt_video, opts, gt_where, set(g_idx.values()))
         _complete(c, cand_video, opts, str(cand_video), set(c_idx.values()))
@@ -307,8 +354,8 @@ def _curves_in_line(gt_video: bytes | Path, cand_video: Path, opts: CompareOptio
         n = 0
     vals = (compute_pair_metrics(g.frames[:n], c.frames[:n], backend=opts.metrics_backend,
                                  device=opts.device, gates=gates) if n else [])
-    return (_Side(len(g.frames), g.frames[0].shape, g.tag, g.matrix, g.frames),
-            _Side(len(c.frames), c.frames[0].shape, c.tag, c.matrix, c.frames), vals)
+    return (_Side(len(g.frames), g.frames[0].shape, g.tag, g.matrix, g.frames, g.stream),
+            _Side(len(c.frames), c.frames[0].shape, c.tag, c.matrix, c.frames, c.stream), vals)
 
 
 class _Reader:
@@ -369,7 +416,7 @@ class _Reader:
         if self.last is not None:
             at.setdefault(self.count - 1, self.last.copy())
         info = self.stream.info
-        return _Side(self.count, self.shape or (0, 0, 3), info.tag, info.matrix, at)
+        return _Side(self.count, self.shape or (0, 0, 3), info.tag, info.matrix, at, info)
 
 
 def _curves_streamed(job: CurvesJob, opts: CompareOptions, gates: dict[str, float | None] | None

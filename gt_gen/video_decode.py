@@ -46,6 +46,8 @@ class DecodedVideo:
     tag: str
     matrix: str
     declared: int
+    #: The whole of what the decode learnt (sync points, timestamps), for the key-frame reuse.
+    stream: StreamInfo | None = None
 
 
 def describe(matrix: str) -> dict[str, str]:
@@ -96,6 +98,12 @@ class StreamInfo:
     declared: int = 0
     #: Frames decoded so far (all of them once the generator is exhausted).
     decoded: int = 0
+    #: Packets the container marks as sync points (where a seek can land), and whether the
+    #: first packet is one: with a single sync point every OpenCV seek decodes from frame 0.
+    sync_packets: int = 0
+    first_packet_sync: bool = False
+    #: Every frame had a presentation timestamp, increasing in output order.
+    pts_increasing: bool = True
 
 
 def bgr_frames(video: str | Path | bytes, matrix: str = "auto", *, where: str | Path | None = None,
@@ -123,11 +131,24 @@ def bgr_frames(video: str | Path | bytes, matrix: str = "auto", *, where: str | 
             info.tag = tag_name(stream.codec_context.colorspace)
             info.matrix = matrix_of_tag(info.tag) if matrix == "auto" else matrix
             info.declared = int(stream.frames or 0)
-            for frame in container.decode(stream):
-                bgr = frame.reformat(format="bgr24", interpolation="BICUBIC",
-                                     src_colorspace=forced, dst_colorspace=forced).to_ndarray()
-                info.decoded += 1
-                yield bgr
+            last_pts: int | None = None
+            packets = 0
+            # container.decode(stream) is this loop; it is spelt out for the packets' sync flags.
+            for packet in container.demux(stream):
+                if packet.size:
+                    if packet.is_keyframe:
+                        info.sync_packets += 1
+                        info.first_packet_sync |= packets == 0
+                    packets += 1
+                for frame in packet.decode():
+                    pts = frame.pts
+                    if pts is None or (last_pts is not None and pts <= last_pts):
+                        info.pts_increasing = False
+                    last_pts = pts if pts is not None else last_pts
+                    bgr = frame.reformat(format="bgr24", interpolation="BICUBIC",
+                                         src_colorspace=forced, dst_colorspace=forced).to_ndarray()
+                    info.decoded += 1
+                    yield bgr
     except (av.error.FFmpegError, IndexError, ValueError) as exc:
         if isinstance(exc, InputFileError):
             raise
@@ -158,7 +179,8 @@ def decode_all(video: str | Path | bytes, matrix: str = "auto", *,
     errors (the user's file or GT relpath, never a temporary copy)."""
     info = StreamInfo()
     frames = [to_rgb(bgr) for bgr in bgr_frames(video, matrix, where=where, info=info)]
-    return DecodedVideo(frames=frames, tag=info.tag, matrix=info.matrix, declared=info.declared)
+    return DecodedVideo(frames=frames, tag=info.tag, matrix=info.matrix, declared=info.declared,
+                        stream=info)
 
 
 #: Bytes of decoded frames per chunk handed from a decoder thread to the metrics: a few frames
@@ -217,6 +239,12 @@ class FrameStream:
         if self._stop.is_set():
             return
         frames = bgr_frames(self.video, self.matrix, where=self.where, info=self.info)
+        # Chunk buffers are recycled, never freed: a fresh 20-40 MB buffer per chunk is a fresh
+        # mmap whose first touch page-faults, which cost ~2 ms per 1536x1024 frame, ten times
+        # the channel swap itself. A buffer is refilled only after the reader has moved two
+        # chunks past it: ``depth`` queued + the one it reads + the one filling.
+        pool: list[np.ndarray] = []
+        turn = 0
         try:
             buf: np.ndarray | None = None
             k = 0
@@ -229,7 +257,12 @@ class FrameStream:
                     buf = None
                 if buf is None:
                     per = max(1, min(CHUNK_FRAMES, CHUNK_BYTES // max(1, bgr.nbytes)))
-                    buf, k = np.empty((per, *bgr.shape), np.uint8), 0
+                    if not pool or pool[0].shape != (per, *bgr.shape):
+                        pool, turn = [], 0
+                    if len(pool) < self._q.maxsize + 2:
+                        pool.append(np.empty((per, *bgr.shape), np.uint8))
+                    buf, k = pool[turn % len(pool)], 0
+                    turn += 1
                 to_rgb(bgr, buf[k])
                 k += 1
                 if k == len(buf):
@@ -245,7 +278,10 @@ class FrameStream:
             frames.close()
 
     def chunks(self) -> Iterator[np.ndarray]:
-        """The decoded chunks in order; the decoder's error is raised where it happened."""
+        """The decoded chunks in order; the decoder's error is raised where it happened.
+
+        A chunk is valid until the reader asks for the one after the next (its buffer is then
+        refilled, see :meth:`run`): copy what must outlive that."""
         while True:
             item = self._q.get()
             if item is _END:

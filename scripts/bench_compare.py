@@ -7,8 +7,10 @@ GT reading, decoding, metrics and report images. A synthetic group is encoded he
 * per case a GT folder (key-frame PNGs as sglang's OpenCV seek reads them, plus the GT mp4)
   and a candidate mp4 (the same frames re-encoded at another quality, so cases pass).
 
-Reported per shape (medians of --repeat >= 3 runs, each CLI run in a fresh process; the
-machine's load average is printed beside them: on a shared machine the numbers are indicative):
+Reported per shape (medians over --repeat >= 3 rounds, each CLI run in a fresh process; in
+each round the decode floor is measured beside that round's CLI runs and the ratios are taken
+per round, so a shared machine's drift between minutes does not skew them; the machine's
+load average is printed too):
 
 * ``decode_floor_s``: decoding both mp4s of one case, one after the other, to the pixels
   sglang's OpenCV path gives (PyAV, BGR24 with the bicubic scaler, frame threads: exactly the
@@ -230,34 +232,53 @@ def bench_shape(root: Path, name: str, count: int, shape: tuple[int, int, int], 
         return time.perf_counter() - t0
 
     decode_both()  # warm-up: page cache, libraries
-    floor = median(decode_both, repeat)
-    floor_cpu = median(lambda: cpu_of(decode_both), repeat)
     concurrent = median(decode_concurrent, repeat)
     whole = ("--frames", "all", "--gate-frames", "all")
     seq = {"GT_GEN_COMPARE_PIPELINE": "0"}
     cli(group, out, ids[:1], device, *whole)  # warm-up, not counted: CUDA kernel build, disk cache
     load0 = os.getloadavg()[0]
-    t1_whole, c1_whole = median_cpu(lambda: cli(group, out, ids[:1], device, *whole), repeat)
-    tn_whole, cn_whole = median_cpu(lambda: cli(group, out, ids, device, *whole), repeat)
-    t1_seq, c1_seq = median_cpu(lambda: cli(group, out, ids[:1], device, *whole, env=seq), repeat)
-    tn_seq, cn_seq = median_cpu(lambda: cli(group, out, ids, device, *whole, env=seq), repeat)
-    t1_key, _ = median_cpu(lambda: cli(group, out, ids[:1], device), repeat)
-    tn_key, _ = median_cpu(lambda: cli(group, out, ids, device), repeat)
-    per_whole = (tn_whole - t1_whole) / (count - 1)
-    per_seq = (tn_seq - t1_seq) / (count - 1)
-    per_key = (tn_key - t1_key) / (count - 1)
-    cpu_whole = (cn_whole - c1_whole) / (count - 1)
-    cpu_seq = (cn_seq - c1_seq) / (count - 1)
+    # Rounds: in each, the floor is measured right beside the CLI runs it is compared with,
+    # and the ratios are taken per round, then their median: a shared machine's speed drifts
+    # between minutes (this 2-core VM: the same floor measured 0.09 s and 0.14 s), which a
+    # floor measured once up front would turn into a wrong ratio.
+    rounds: list[dict[str, float]] = []
+    for _ in range(repeat):
+        r: dict[str, float] = {"floor": decode_both(), "floor_cpu": cpu_of(decode_both)}
+        for label, sel, extra, env in (("w1", ids[:1], whole, None), ("wn", ids, whole, None),
+                                       ("s1", ids[:1], whole, seq), ("sn", ids, whole, seq),
+                                       ("k1", ids[:1], (), None), ("kn", ids, (), None)):
+            r[label] = cli(group, out, sel, device, *extra, env=env)
+            r[label + "_cpu"] = CPU[-1]
+        r["floor_after"] = decode_both()
+        r["per_whole"] = (r["wn"] - r["w1"]) / (count - 1)
+        r["per_seq"] = (r["sn"] - r["s1"]) / (count - 1)
+        r["per_key"] = (r["kn"] - r["k1"]) / (count - 1)
+        r["cpu_whole"] = (r["wn_cpu"] - r["w1_cpu"]) / (count - 1)
+        r["cpu_seq"] = (r["sn_cpu"] - r["s1_cpu"]) / (count - 1)
+        floor_r = (r["floor"] + r["floor_after"]) / 2
+        r["ratio"], r["ratio_seq"] = r["per_whole"] / floor_r, r["per_seq"] / floor_r
+        r["ratio_cpu"] = r["cpu_whole"] / r["floor_cpu"]
+        rounds.append(r)
+
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in rounds)
+
+    floor = statistics.median((r["floor"] + r["floor_after"]) / 2 for r in rounds)
+    floor_cpu = med("floor_cpu")
+    t1_whole, tn_whole, t1_key, tn_key = med("w1"), med("wn"), med("k1"), med("kn")
+    per_whole, per_seq, per_key = med("per_whole"), med("per_seq"), med("per_key")
+    cpu_whole, cpu_seq = med("cpu_whole"), med("cpu_seq")
     return {"shape": {"frames": shape[0], "width": shape[1], "height": shape[2]}, "cases": count,
             "decode_floor_s": round(floor, 3), "decode_concurrent_s": round(concurrent, 3),
             "whole_1_case_s": round(t1_whole, 3), "whole_group_s": round(tn_whole, 3),
-            "whole_per_case_s": round(per_whole, 3), "whole_ratio": round(per_whole / floor, 2),
+            "whole_per_case_s": round(per_whole, 3), "whole_ratio": round(med("ratio"), 2),
+            "whole_ratio_per_round": [round(r["ratio"], 2) for r in rounds],
             "whole_ratio_to_concurrent_decode": round(per_whole / concurrent, 2),
             "startup_s": round(t1_whole - per_whole, 3),
             "whole_sequential_per_case_s": round(per_seq, 3),
-            "whole_sequential_ratio": round(per_seq / floor, 2),
+            "whole_sequential_ratio": round(med("ratio_seq"), 2),
             "cpu": {"decode_floor_s": round(floor_cpu, 3), "whole_per_case_s": round(cpu_whole, 3),
-                    "whole_ratio": round(cpu_whole / floor_cpu, 2),
+                    "whole_ratio": round(med("ratio_cpu"), 2),
                     "whole_sequential_per_case_s": round(cpu_seq, 3), "cores": os.cpu_count()},
             "startup_and_first_case_s": round(t1_key, 3),
             "key_group_s": round(tn_key, 3), "key_per_case_s": round(per_key, 3),

@@ -95,6 +95,9 @@ class Loaded:
     gt_video_error: BaseException | None = None  # raised only if the video is used
     no_video: str = ""  # why there are no whole-video curves
     curves: Any = None  # gt_gen.compare.CurvesJob: both videos already decoding (--frames all)
+    measured: Any = None  # gt_gen.compare.Measured, when the key frames waited for the whole decode
+    measure_error: BaseException | None = None  # raised where the whole-video curves are made
+    key_frames_from: str = ""  # where the candidate's key frames came from, and why
 
 
 def load_gt_part(case, reader: Verifier, platform: str | None, whole: bool) -> Loaded:
@@ -123,15 +126,25 @@ def load_gt_part(case, reader: Verifier, platform: str | None, whole: bool) -> L
     return got
 
 
-def load_candidate_part(case, candidate: Path, single: bool) -> tuple[Path | None, dict[str, Any]]:
-    """The candidate output of ``case`` and its key frames (``None``: no output found)."""
+def load_candidate_part(case, candidate: Path, single: bool, defer: bool = False
+                        ) -> tuple[Path | None, dict[str, Any] | None]:
+    """The candidate output of ``case`` and its key frames (path ``None``: no output found).
+
+    ``defer`` (``--frames all``): an mp4's key frames are left unread (``None``): the whole
+    decode may provide them (:func:`gt_gen.compare.candidate_key_frames`), and OpenCV's seek
+    through the video would be most of a second decode."""
     from gt_gen.compare import find_candidate, load_candidate_frames
 
     cand_path = find_candidate(candidate, case, single=single)
-    return cand_path, ({} if cand_path is None else load_candidate_frames(cand_path, case))
+    if cand_path is None:
+        return None, {}
+    if defer and case.modality == "video" and cand_path.is_file() and cand_path.suffix == ".mp4":
+        return cand_path, None
+    return cand_path, load_candidate_frames(cand_path, case)
 
 
-def join_parts(got: Loaded, cand: Future[tuple[Path | None, dict[str, Any]]], candidate: Path) -> Loaded:
+def join_parts(got: Loaded, cand: Future[tuple[Path | None, dict[str, Any] | None]], candidate: Path
+               ) -> Loaded:
     """The case's GT part completed with its candidate part (whose errors, like a sequential
     read's, count only for a case that has GT)."""
     from gt_gen.results import CaseResult
@@ -144,9 +157,15 @@ def join_parts(got: Loaded, cand: Future[tuple[Path | None, dict[str, Any]]], ca
         got.result = CaseResult(case.id, case.modality, "missing_candidate",
                                 f"no output for {case.id} under {candidate}")
         return got
-    got.cand_path, got.cand = cand_path, frames
+    got.cand_path = cand_path
     if cand_path.suffix != ".mp4":  # no curves whatever the GT holds; its video stays unread
         got.gt_video, got.gt_video_error, got.no_video = None, None, "the candidate is not an mp4"
+    if frames is None and (got.gt_video is None or got.gt_video_error is not None):
+        from gt_gen.compare import load_candidate_frames
+
+        # No whole decode to take them from (or its GT is bad: the candidate's error first).
+        frames = load_candidate_frames(cand_path, case)
+    got.cand = frames  # type: ignore[assignment]  (None: from the whole decode, see measure_first)
     if got.gt_video_error is not None:
         raise got.gt_video_error
     return got
@@ -235,13 +254,36 @@ def started_ahead(parts: Iterator[tuple[Future[Loaded], Future[Any]]], candidate
                 item.curves.close()
 
 
+def measure_first(got: Loaded, thresholds, opts: CompareOptions) -> None:
+    """Decode and measure both videos before the key-frame verdict, then take the candidate's
+    key frames from that decode where provably OpenCV's (else OpenCV seeks, as sglang).
+
+    Errors come in the order a key-frames-first compare gives them: if the decode fails, the
+    candidate's key frames are read by OpenCV (whose error, if any, is raised now), the
+    key-frame verdict is made, and the decode's error is raised by :func:`whole_video`."""
+    from gt_gen.compare import candidate_key_frames, load_candidate_frames, measure_curves
+
+    case = got.case
+    assert got.gt_video is not None and got.cand_path is not None
+    rel, data = got.gt_video
+    try:
+        got.measured = measure_curves(
+            data, got.cand_path, opts, gt_where=rel, job=got.curves,
+            gates={m: g.value for m, g in thresholds.gates(case.id, case.modality).items()})
+    except Exception as exc:  # noqa: BLE001  (raised in whole_video, after the key frames)
+        got.cand = load_candidate_frames(got.cand_path, case)
+        got.measure_error = exc
+        return
+    got.cand, got.key_frames_from = candidate_key_frames(got.measured, got.cand_path, case)
+
+
 def whole_video(res: CaseResult, got: Loaded, thresholds, opts: CompareOptions) -> None:
     """Every frame's curves (``--frames all``), the GT mp4 read through the source.
 
     Without both mp4s there are no curves: a note when only key frames gate, but an error
     when ``--gate-frames all`` was asked for, since a key-frame verdict would then pass a
     case the user asked to hold to every frame."""
-    from gt_gen.compare import all_frame_curves, gate_all_frames
+    from gt_gen.compare import all_frame_curves, finish_curves, gate_all_frames
 
     case = got.case
     if got.gt_video is None:
@@ -254,10 +296,17 @@ def whole_video(res: CaseResult, got: Loaded, thresholds, opts: CompareOptions) 
         return
     rel, data = got.gt_video
     assert got.cand_path is not None
-    # Decoded from memory: errors name the GT file in the source, never a temporary copy.
-    all_frame_curves(res, data, got.cand_path, opts, gt_where=rel, gt_keys=got.gt,
-                     cand_keys=got.cand, job=got.curves,
-                     gates={m: g.value for m, g in thresholds.gates(case.id, case.modality).items()})
+    if got.measure_error is not None:
+        raise got.measure_error
+    if got.measured is not None:
+        finish_curves(res, got.measured, data, got.cand_path, opts, gt_where=rel, gt_keys=got.gt,
+                      cand_keys=got.cand)
+        res.whole_video["candidate"]["key_frames_from"] = got.key_frames_from
+    else:
+        # Decoded from memory: errors name the GT file in the source, never a temporary copy.
+        all_frame_curves(res, data, got.cand_path, opts, gt_where=rel, gt_keys=got.gt,
+                         cand_keys=got.cand, job=got.curves,
+                         gates={m: g.value for m, g in thresholds.gates(case.id, case.modality).items()})
     if opts.gate_frames == "all":
         gate_all_frames(res, thresholds, case)
 
@@ -329,7 +378,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         gt_parts = ahead_of_time(cases, lambda c: load_gt_part(c, reader, platform, opts.frames == "all"),
                                  gt_reader, ahead)
-        cand_parts = ahead_of_time(cases, lambda c: load_candidate_part(c, candidate, len(cases) == 1),
+        cand_parts = ahead_of_time(cases, lambda c: load_candidate_part(c, candidate, len(cases) == 1,
+                                                                        defer=opts.frames == "all"),
                                    cand_reader, ahead)
         loaded = started_ahead(zip(gt_parts, cand_parts), candidate, opts, decoders.submit)
         for got in loaded:
@@ -337,6 +387,8 @@ def run(args: argparse.Namespace) -> int:
             if got.result is not None:
                 results.append(got.result)
                 continue
+            if got.cand is None:  # the key frames wait for the whole decode
+                measure_first(got, thresholds, opts)
             res = evaluate_case(case, got.gt, got.cand, thresholds, opts, clip)
             res.gt_folder, res.gt_files, res.candidate = got.gt_folder, got.gt_files, str(got.cand_path)
             res.gt_verification = got.verification
@@ -379,7 +431,11 @@ def run(args: argparse.Namespace) -> int:
             "metrics_engine": "scikit-image" if args.metrics_backend == "reference" else engine_name(args.device),
             "frames": args.frames, "gate_frames": args.gate_frames,
             "decoder": {"key_frames": {"name": "opencv", "version": _cv_version(),
-                                       "colour_matrix": "decoder default (as sglang reads key frames)"},
+                                       "colour_matrix": "decoder default (as sglang reads key frames)",
+                                       **({"reuse": "a candidate mp4's key frames come from the whole "
+                                                    "decode where provably OpenCV's seek frames; per case: "
+                                                    "whole_video.candidate.key_frames_from"}
+                                          if args.frames == "all" else {})},
                         **({"all_frames": describe(args.colour_matrix)} if args.frames == "all" else {})},
             "engine_ref": args.engine_ref, "python": pyplatform.python_version(),
             "command": redact(" ".join(sys.argv))}

@@ -17,8 +17,11 @@ import numpy as np
 
 import cv2
 
-#: A passing case's preview: each panel at most this wide (never enlarged).
-PREVIEW_PANEL_WIDTH = 512
+#: A passing case's preview: each panel at most this wide (never enlarged). 256, not 512:
+#: encoding the preview PNG was then the largest per-case cost left in a whole-video compare
+#: of the 768x512 ltx shape on 2 cores (58 of ~420 CPU ms per case; a quarter of the pixels
+#: now); a failing case still gets every pixel.
+PREVIEW_PANEL_WIDTH = 256
 
 
 def diff_heatmap(gt: np.ndarray, cand: np.ndarray) -> np.ndarray:

@@ -1,0 +1,79 @@
+"""When a whole-video decode may stand in for sglang's OpenCV key-frame seek, and doing it.
+
+Why: with ``--frames all`` every frame of the candidate is decoded anyway, and OpenCV's seek
+to the mid and last frames decodes most of the video again (up to ~1.5 videos: each seek
+restarts at the sync point before it). Reusing the whole decode saves that, but only where
+it gives *exactly* the frames OpenCV's seek gives, since those are what sglang gates on.
+
+What OpenCV does (``CvCapture_FFMPEG::seek`` in opencv's ``cap_ffmpeg_impl.hpp``, read for
+this; stable across 4.x): clamp the index k to the frame count, seek backwards to the sync
+point at or before the time of frame k - 16, flush the decoder, decode one frame and number
+it from its timestamp relative to the first frame's; if that number is not past k - 1,
+decode forward, counting, to frame k. The count it clamps to and picks the key indices from
+(``CAP_PROP_FRAME_COUNT``) is the container's declared frame count.
+
+So when the stream's *only* sync point is its first packet, every seek lands on frame 0 of a
+flushed decoder, numbers it 0, and decodes forward: the frame it returns for index k is the
+k-th frame of a sequential decode from the start, which the whole-video decode is. The
+conditions, all checked (any that fails: OpenCV seeks as before, and results.json says why):
+
+1. the container declares a frame count, and the decode gave exactly that many frames;
+2. exactly one packet is a sync point, and it is the first (a file without a sync-sample
+   table marks every packet, so it is never reused);
+3. every frame has a timestamp, increasing (the numbering above reads them);
+4. OpenCV itself opens the file, reports the same frame count, and its frame 0 equals the
+   whole decode's frame 0 pixel for pixel: the same decoder and colour conversion on this
+   very file (one frame's decode, not two seeks through the video).
+
+A corpus of encodings (B-frames, several GOPs, no sync table, 10-bit, odd sizes, VFR, 1-3
+frames, other containers) checks the rule against OpenCV in ``tests/test_keyframe_reuse.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from gt_gen.video_decode import StreamInfo
+
+
+def why_not_reusable(info: StreamInfo) -> str | None:
+    """Which of conditions 1-3 a decoded stream fails (``None``: all hold)."""
+    if info.declared <= 0:
+        return "the container declares no frame count"
+    if info.decoded != info.declared:
+        return f"decoded {info.decoded} frames but the container declares {info.declared}"
+    if info.sync_packets != 1 or not info.first_packet_sync:
+        return (f"{info.sync_packets} sync points" if info.sync_packets != 1 else
+                "the sync point is not the first packet") + " (OpenCV's seek may start elsewhere)"
+    if not info.pts_increasing:
+        return "frame timestamps missing or not increasing"
+    return None
+
+
+def key_frames_from_decode(path: Path, keys: tuple[str, ...], at: Mapping[int, np.ndarray],
+                           info: StreamInfo) -> tuple[dict[str, np.ndarray] | None, str]:
+    """The key frames of the candidate mp4 ``path`` taken from its whole decode (``at``: frames
+    by index, holding at least sglang's key indices by the declared count) when they are
+    provably OpenCV's, as a :class:`gt_gen.frames.FrameSet` like
+    :func:`gt_gen.frames.read_key_frames` returns; else ``(None, why)``. An OpenCV error on
+    the file (it cannot open it) is raised as the key-frame path raises it."""
+    from gt_gen import frames as fr
+
+    why = why_not_reusable(info)
+    if why is not None:
+        return None, why
+    first = fr.read_key_frames(path, ("first",))
+    if first.total != info.declared:
+        return None, f"OpenCV counts {first.total} frames, the container declares {info.declared}"
+    if 0 not in at or not np.array_equal(first["first"], at[0]):
+        return None, "OpenCV's frame 0 differs from the whole decode's"
+    indices = fr.key_frame_indices(info.declared, keys)
+    if any(i not in at for i in indices.values()):
+        return None, "a key frame was not kept while decoding"
+    frames = {k: at[i] for k, i in indices.items()}
+    return (fr.FrameSet(frames, sources={k: str(path) for k in indices}, indices=indices,
+                        total=first.total),
+            "the whole-video decode: one sync point, OpenCV's frame count and frame 0 match")

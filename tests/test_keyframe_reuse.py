@@ -1,0 +1,165 @@
+"""The whole-video decode stands in for OpenCV's key-frame seek only where it gives exactly
+OpenCV's frames: the rule of :mod:`gt_gen.keyframe_reuse`, checked against OpenCV itself on
+a corpus of encodings (every one reused must equal OpenCV's seek; the ones the rule refuses
+are named, so the corpus really holds both kinds)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gt_gen import frames as fr
+from gt_gen.keyframe_reuse import key_frames_from_decode, why_not_reusable
+from gt_gen.video_decode import StreamInfo, bgr_frames, to_rgb
+from tests.media import VideoSpec, encode, moving_frames, video_corpus
+
+
+def encode_timed(path: Path, n: int, pts: list[int], tb: Fraction, codec: str = "libx264",
+                 options: dict[str, str] | None = None, h: int = 32, w: int = 48) -> Path:
+    """Frames with chosen timestamps (VFR, a late start) in any container PyAV writes."""
+    import av
+
+    frames = moving_frames(n, h, w, seed=n)
+    with av.open(str(path), mode="w") as c:
+        s = c.add_stream(codec, rate=24)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p" if codec != "mjpeg" else "yuvj420p"
+        s.time_base = tb
+        s.codec_context.time_base = tb
+        s.options = dict(options or {})
+        for f, p in zip(frames, pts):
+            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
+            vf.pts, vf.time_base = p, tb
+            for pkt in s.encode(vf):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    return path
+
+
+def seek_corpus(root: Path) -> dict[str, Path]:
+    """The decode corpus plus what matters to a seek: long single GOPs with B-frames (sglang's
+    outputs), many GOPs, open GOPs, VFR, a late first timestamp, intra-only codecs, other
+    containers, 1-3 frames."""
+    out = {s.name: encode(root / f"{s.name}.mp4", s) for s in video_corpus()}
+    for spec in (VideoSpec("single_gop_bframes", n=61, options={"crf": "23", "bf": "3"}),
+                 VideoSpec("single_gop_121", n=121, h=24, w=32, options={"crf": "23"}),
+                 VideoSpec("three_frames", n=3),
+                 VideoSpec("many_gops", n=50, options={"crf": "23", "g": "6", "bf": "2"}),
+                 VideoSpec("open_gop", n=50, options={"crf": "23", "x264-params": "keyint=10:open-gop=1"}),
+                 VideoSpec("intra_only", n=20, options={"crf": "23", "g": "1"}),
+                 VideoSpec("mpeg4_gops", n=30, codec="mpeg4", options={"qscale": "4", "g": "7", "bf": "1"})):
+        out[spec.name] = encode(root / f"{spec.name}.mp4", spec)
+    ms = Fraction(1, 1000)
+    vfr = [0, 40, 50, 120, 130, 131, 200, 260, 262, 400, 410, 500, 520, 700, 701, 760, 800, 900, 950, 1000,
+           1010, 1100, 1150, 1300, 1301]
+    out["vfr"] = encode_timed(root / "vfr.mp4", len(vfr), vfr, ms, options={"crf": "23", "bf": "2"})
+    out["late_start"] = encode_timed(root / "late_start.mp4", 25, [5000 + 40 * i for i in range(25)], ms,
+                                     options={"crf": "23"})
+    out["mkv"] = encode_timed(root / "clip.mkv", 25, [40 * i for i in range(25)], ms, options={"crf": "23"})
+    out["mjpeg"] = encode_timed(root / "mjpeg.avi", 12, list(range(12)), Fraction(1, 24), codec="mjpeg")
+    return out
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return seek_corpus(tmp_path_factory.mktemp("seek-corpus"))
+
+
+def whole(path: Path) -> tuple[dict[int, np.ndarray], StreamInfo]:
+    info = StreamInfo()
+    frames = {i: to_rgb(b) for i, b in enumerate(bgr_frames(path, info=info))}
+    return frames, info
+
+
+#: Encodings the rule must accept (a long single GOP is what sglang and diffusers write).
+REUSED = {"h264_420", "h264_444", "one_frame", "two_frames", "three_frames", "single_gop_bframes",
+          "single_gop_121", "vfr", "late_start", "odd_444", "bt709_tag", "full_range"}
+#: ... and must refuse, each for its reason.
+REFUSED = {"many_gops": "sync points", "open_gop": "sync points", "intra_only": "sync points",
+           "bframes_gop": "sync points", "mpeg4_gops": "sync points", "mkv": "declares no frame count",
+           "mjpeg": "sync points"}
+
+
+def test_the_corpus_holds_both_kinds(corpus) -> None:
+    assert REUSED | set(REFUSED) <= set(corpus)
+
+
+
+
+def test_every_reused_key_frame_is_opencvs_seek(corpus) -> None:
+    seen_reused, seen_refused = set(), {}
+    for name, path in corpus.items():
+        frames, info = whole(path)
+        got, why = key_frames_from_decode(path, fr.KEY_FRAMES, frames, info)
+        if got is None:
+            seen_refused[name] = why
+            continue
+        seen_reused.add(name)
+        ref = fr.read_key_frames(path)
+        assert got.indices == ref.indices and got.total == ref.total, name
+        for k in fr.KEY_FRAMES:
+            assert np.array_equal(got[k], ref[k]), f"{name}: key frame {k} is not OpenCV's"
+    assert REUSED <= seen_reused, {n: seen_refused.get(n) for n in REUSED - seen_reused}
+    for name, reason in REFUSED.items():
+        assert name in seen_refused and reason in seen_refused[name], (name, seen_refused.get(name))
+
+
+def test_a_seek_that_would_not_start_at_frame_0_is_refused() -> None:
+    """The rule, by itself: each condition alone refuses."""
+    ok = StreamInfo(declared=25, decoded=25, sync_packets=1, first_packet_sync=True)
+    assert why_not_reusable(ok) is None
+    for bad, word in ((dict(declared=0, decoded=25), "declares no frame count"),
+                      (dict(decoded=24), "decoded 24"),
+                      (dict(sync_packets=2), "2 sync points"),
+                      (dict(first_packet_sync=False), "not the first packet"),
+                      (dict(pts_increasing=False), "timestamps")):
+        info = StreamInfo(**{**ok.__dict__, **bad})
+        why = why_not_reusable(info)
+        assert why is not None and word in why, (bad, why)
+
+
+def test_a_frame_0_that_is_not_opencvs_is_refused(corpus) -> None:
+    path = corpus["single_gop_bframes"]
+    frames, info = whole(path)
+    frames[0] = frames[0].copy()
+    frames[0][0, 0, 0] ^= 1
+    got, why = key_frames_from_decode(path, fr.KEY_FRAMES, frames, info)
+    assert got is None and "frame 0 differs" in why
+
+
+def test_key_frames_read_in_one_pass_are_the_seeks_frames(corpus) -> None:
+    """Key-frame compare (no whole decode): where the stream has one sync point, OpenCV reads
+    the key frames in one pass instead of seeking three times; the frames are the seek's."""
+    one_pass = set()
+    for name, path in corpus.items():
+        total = fr.video_frame_count(path)
+        if not fr.seeks_are_sequential(path, total):
+            continue
+        one_pass.add(name)
+        seek = fr.read_key_frames(path, how="seek")
+        seq = fr.read_key_frames(path, how="sequential")
+        auto = fr.read_key_frames(path)
+        for k in fr.KEY_FRAMES:
+            assert np.array_equal(seq[k], seek[k]) and np.array_equal(auto[k], seek[k]), (name, k)
+        assert seq.indices == seek.indices and seq.total == seek.total
+    assert REUSED - {"mkv"} <= one_pass
+    assert not one_pass & set(REFUSED), one_pass & set(REFUSED)
+
+
+def test_a_truncated_video_read_in_one_pass_fails_as_the_seek_does(tmp_path: Path, corpus) -> None:
+    """A file that ends before its declared last frame: the one-pass read falls back to the
+    seeks, so the error (or the frames OpenCV's seek still finds) is the seek's."""
+    src = corpus["single_gop_bframes"].read_bytes()
+    bad = tmp_path / "cut.mp4"
+    bad.write_bytes(src[: int(len(src) * 0.6)])
+    outcomes = []
+    for how in ("seek", "auto"):
+        try:
+            got = fr.read_key_frames(bad, how=how)
+            outcomes.append(("ok", [got[k].tobytes() for k in fr.KEY_FRAMES]))
+        except Exception as exc:  # noqa: BLE001 - the error itself is what is compared
+            outcomes.append((type(exc).__name__, str(exc)))
+    assert outcomes[0] == outcomes[1]
