@@ -204,12 +204,17 @@ class CurvesJob:
     A job must be :meth:`close`-d (``with`` does it): that stops decoders nobody reads."""
 
     def __init__(self, gt_video: bytes | Path, cand_video: Path, matrix: str, *, gt_where: str,
-                 keep: Iterable[int] = (), submit: Callable[[Callable[[], None]], object] | None = None
-                 ) -> None:
+                 keep: Iterable[int] = (), submit: Callable[[Callable[[], None]], object] | None = None,
+                 device: str = "cpu") -> None:
         from gt_gen.video_decode import FrameStream
 
-        self.gt = FrameStream(gt_video, matrix, where=gt_where)
-        self.cand = FrameStream(cand_video, matrix, where=cand_video)
+        alloc = None
+        if str(device).startswith("cuda"):  # the metrics run there: decode into pinned memory
+            from gt_gen.metrics.fast_torch import pinned_empty
+
+            alloc = pinned_empty
+        self.gt = FrameStream(gt_video, matrix, where=gt_where, alloc=alloc)
+        self.cand = FrameStream(cand_video, matrix, where=cand_video, alloc=alloc)
         self.keep = set(keep)
         self.gt.start(submit)
         self.cand.start(submit)
@@ -231,7 +236,8 @@ def start_curves(gt_video: bytes | Path, cand_video: Path, opts: CompareOptions,
     """Start decoding both videos of a case (see :class:`CurvesJob`) ahead of
     :func:`all_frame_curves`, e.g. while the case before it is measured."""
     return CurvesJob(gt_video, cand_video, opts.colour_matrix, gt_where=gt_where,
-                     keep=(getattr(cand_keys, "indices", None) or {}).values(), submit=submit)
+                     keep=(getattr(cand_keys, "indices", None) or {}).values(), submit=submit,
+                     device=opts.device)
 
 
 @dataclass
@@ -274,8 +280,19 @@ def all_frame_curves(res: CaseResult, gt_video: bytes | Path, cand_video: Path,
                   cand_keys=cand_keys)
 
 
-def candidate_key_frames(measured: Measured, cand_video: Path, case: Case
-                         ) -> tuple[fr.FrameSet, str]:
+class FirstFrameOnly(fr.FrameSet):
+    """OpenCV's frame 0 and frame count of a candidate mp4, read ahead of its whole decode
+    (one frame, off the main thread; an OpenCV error on the file is raised there, where a
+    key-frame read would raise it): the other key frames wait for that decode."""
+
+
+def read_first_frame(path: Path) -> FirstFrameOnly:
+    got = fr.read_key_frames(path, ("first",), how="seek")
+    return FirstFrameOnly(dict(got), sources=got.sources, indices=got.indices, total=got.total)
+
+
+def candidate_key_frames(measured: Measured, cand_video: Path, case: Case,
+                         first: fr.FrameSet | None = None) -> tuple[fr.FrameSet, str]:
     """The candidate's key frames after its whole decode: taken from that decode where they
     are provably OpenCV's (:mod:`gt_gen.keyframe_reuse`), else read by OpenCV's seek as
     sglang reads them; and which of the two it was, and why."""
@@ -285,7 +302,7 @@ def candidate_key_frames(measured: Measured, cand_video: Path, case: Case
     why = "no stream information"
     if c.info is not None and c.count:
         at = c.at if isinstance(c.at, Mapping) else dict(enumerate(c.at))
-        got, why = key_frames_from_decode(cand_video, tuple(case.key_frames), at, c.info)
+        got, why = key_frames_from_decode(cand_video, tuple(case.key_frames), at, c.info, first=first)
         if got is not None:
             return got, why  # type: ignore[return-value]
     return load_candidate_frames(cand_video, case), f"OpenCV's seek, as sglang ({why})"

@@ -54,20 +54,25 @@ def why_not_reusable(info: StreamInfo) -> str | None:
 
 
 def key_frames_from_decode(path: Path, keys: tuple[str, ...], at: Mapping[int, np.ndarray],
-                           info: StreamInfo) -> tuple[dict[str, np.ndarray] | None, str]:
+                           info: StreamInfo, first: dict[str, np.ndarray] | None = None
+                           ) -> tuple[dict[str, np.ndarray] | None, str]:
     """The key frames of the candidate mp4 ``path`` taken from its whole decode (``at``: frames
     by index, holding at least sglang's key indices by the declared count) when they are
     provably OpenCV's, as a :class:`gt_gen.frames.FrameSet` like
-    :func:`gt_gen.frames.read_key_frames` returns; else ``(None, why)``. An OpenCV error on
-    the file (it cannot open it) is raised as the key-frame path raises it."""
+    :func:`gt_gen.frames.read_key_frames` returns; else ``(None, why)``. ``first``: OpenCV's
+    frame 0 of ``path`` already read (``read_key_frames(path, ("first",), how="seek")``),
+    else it is read here; an OpenCV error on the file is raised as the key-frame path
+    raises it."""
     from gt_gen import frames as fr
 
     why = why_not_reusable(info)
     if why is not None:
         return None, why
-    first = fr.read_key_frames(path, ("first",))
-    if first.total != info.declared:
-        return None, f"OpenCV counts {first.total} frames, the container declares {info.declared}"
+    if first is None:
+        first = fr.read_key_frames(path, ("first",), how="seek")
+    if getattr(first, "total", None) != info.declared:
+        return None, (f"OpenCV counts {getattr(first, 'total', None)} frames, the container "
+                      f"declares {info.declared}")
     if 0 not in at or not np.array_equal(first["first"], at[0]):
         return None, "OpenCV's frame 0 differs from the whole decode's"
     indices = fr.key_frame_indices(info.declared, keys)
@@ -75,5 +80,5 @@ def key_frames_from_decode(path: Path, keys: tuple[str, ...], at: Mapping[int, n
         return None, "a key frame was not kept while decoding"
     frames = {k: at[i] for k, i in indices.items()}
     return (fr.FrameSet(frames, sources={k: str(path) for k in indices}, indices=indices,
-                        total=first.total),
+                        total=info.declared),
             "the whole-video decode: one sync point, OpenCV's frame count and frame 0 match")

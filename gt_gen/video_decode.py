@@ -211,8 +211,12 @@ class FrameStream:
     (a closed stream's thread ends at its next frame)."""
 
     def __init__(self, video: str | Path | bytes, matrix: str = "auto", *,
-                 where: str | Path | None = None, depth: int = DEPTH) -> None:
+                 where: str | Path | None = None, depth: int = DEPTH,
+                 alloc: Callable[[tuple[int, ...]], np.ndarray] | None = None) -> None:
         self.video, self.matrix, self.where = video, matrix, where
+        #: Allocates the chunk buffers (uint8, the given shape): e.g. pinned host memory, from
+        #: which the frames reach a GPU without a staging copy.
+        self.alloc = alloc or (lambda shape: np.empty(shape, np.uint8))
         self.info = StreamInfo()
         self._q: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
         self._stop = threading.Event()
@@ -260,7 +264,7 @@ class FrameStream:
                     if not pool or pool[0].shape != (per, *bgr.shape):
                         pool, turn = [], 0
                     if len(pool) < self._q.maxsize + 2:
-                        pool.append(np.empty((per, *bgr.shape), np.uint8))
+                        pool.append(self.alloc((per, *bgr.shape)))
                     buf, k = pool[turn % len(pool)], 0
                     turn += 1
                 to_rgb(bgr, buf[k])

@@ -127,23 +127,24 @@ def load_gt_part(case, reader: Verifier, platform: str | None, whole: bool) -> L
 
 
 def load_candidate_part(case, candidate: Path, single: bool, defer: bool = False
-                        ) -> tuple[Path | None, dict[str, Any] | None]:
+                        ) -> tuple[Path | None, dict[str, Any]]:
     """The candidate output of ``case`` and its key frames (path ``None``: no output found).
 
-    ``defer`` (``--frames all``): an mp4's key frames are left unread (``None``): the whole
-    decode may provide them (:func:`gt_gen.compare.candidate_key_frames`), and OpenCV's seek
-    through the video would be most of a second decode."""
-    from gt_gen.compare import find_candidate, load_candidate_frames
+    ``defer`` (``--frames all``): of an mp4 only OpenCV's frame 0 is read
+    (:class:`gt_gen.compare.FirstFrameOnly`): the whole decode may provide the key frames
+    (:func:`gt_gen.compare.candidate_key_frames`), and OpenCV's seek through the video would
+    be most of a second decode."""
+    from gt_gen.compare import find_candidate, load_candidate_frames, read_first_frame
 
     cand_path = find_candidate(candidate, case, single=single)
     if cand_path is None:
         return None, {}
     if defer and case.modality == "video" and cand_path.is_file() and cand_path.suffix == ".mp4":
-        return cand_path, None
+        return cand_path, read_first_frame(cand_path)
     return cand_path, load_candidate_frames(cand_path, case)
 
 
-def join_parts(got: Loaded, cand: Future[tuple[Path | None, dict[str, Any] | None]], candidate: Path
+def join_parts(got: Loaded, cand: Future[tuple[Path | None, dict[str, Any]]], candidate: Path
                ) -> Loaded:
     """The case's GT part completed with its candidate part (whose errors, like a sequential
     read's, count only for a case that has GT)."""
@@ -160,12 +161,12 @@ def join_parts(got: Loaded, cand: Future[tuple[Path | None, dict[str, Any] | Non
     got.cand_path = cand_path
     if cand_path.suffix != ".mp4":  # no curves whatever the GT holds; its video stays unread
         got.gt_video, got.gt_video_error, got.no_video = None, None, "the candidate is not an mp4"
-    if frames is None and (got.gt_video is None or got.gt_video_error is not None):
-        from gt_gen.compare import load_candidate_frames
+    from gt_gen.compare import FirstFrameOnly, load_candidate_frames
 
+    if isinstance(frames, FirstFrameOnly) and (got.gt_video is None or got.gt_video_error is not None):
         # No whole decode to take them from (or its GT is bad: the candidate's error first).
         frames = load_candidate_frames(cand_path, case)
-    got.cand = frames  # type: ignore[assignment]  (None: from the whole decode, see measure_first)
+    got.cand = frames  # FirstFrameOnly: the rest from the whole decode, see measure_first
     if got.gt_video_error is not None:
         raise got.gt_video_error
     return got
@@ -265,6 +266,7 @@ def measure_first(got: Loaded, thresholds, opts: CompareOptions) -> None:
 
     case = got.case
     assert got.gt_video is not None and got.cand_path is not None
+    first = got.cand
     rel, data = got.gt_video
     try:
         got.measured = measure_curves(
@@ -274,7 +276,7 @@ def measure_first(got: Loaded, thresholds, opts: CompareOptions) -> None:
         got.cand = load_candidate_frames(got.cand_path, case)
         got.measure_error = exc
         return
-    got.cand, got.key_frames_from = candidate_key_frames(got.measured, got.cand_path, case)
+    got.cand, got.key_frames_from = candidate_key_frames(got.measured, got.cand_path, case, first)
 
 
 def whole_video(res: CaseResult, got: Loaded, thresholds, opts: CompareOptions) -> None:
@@ -320,7 +322,7 @@ def run(args: argparse.Namespace) -> int:
     from gt_gen.atomic import write_bytes, write_text
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    from gt_gen.compare import CompareOptions, evaluate_case
+    from gt_gen.compare import CompareOptions, FirstFrameOnly, evaluate_case
     from gt_gen.metrics.clip import ClipScorer
     from gt_gen.metrics.fast import engine_name
     from gt_gen.redact import redact
@@ -387,7 +389,7 @@ def run(args: argparse.Namespace) -> int:
             if got.result is not None:
                 results.append(got.result)
                 continue
-            if got.cand is None:  # the key frames wait for the whole decode
+            if isinstance(got.cand, FirstFrameOnly):  # the key frames wait for the whole decode
                 measure_first(got, thresholds, opts)
             res = evaluate_case(case, got.gt, got.cand, thresholds, opts, clip)
             res.gt_folder, res.gt_files, res.candidate = got.gt_folder, got.gt_files, str(got.cand_path)

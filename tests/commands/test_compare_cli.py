@@ -254,3 +254,30 @@ def test_images_in_any_mode_and_sglangs_jpg_first(setup) -> None:
     img = json.loads((out2 / "results.json").read_text())["cases"][0]
     assert img["gt_files"]["first"].endswith("img_1gpu.jpg")
     assert proc.returncode == 1 and img["status"] == "failed"
+
+
+def test_whole_video_key_frames_come_from_the_decode_only_where_provably_opencvs(setup) -> None:
+    """--frames all: a one-GOP candidate's key frames are taken from its whole decode, a
+    candidate with many GOPs is still read by OpenCV's seek; either way every key-frame metric
+    is the one a plain key-frame compare (sglang's read) gives, and results.json says which."""
+    from tests.media import VideoSpec, encode
+
+    _with_gt_video(setup)
+    src = pattern_frames(25)
+    noisy = np.clip(src.astype(int) + np.random.default_rng(3).integers(-6, 6, src.shape), 0, 255).astype(np.uint8)
+    for name, options in (("one_gop", {"crf": "18"}), ("many_gops", {"crf": "18", "g": "5", "bf": "2"})):
+        cand = setup["tmp"] / name
+        encode(cand / "vid_1gpu.mp4", VideoSpec(name, options=options), frames=noisy)
+        runs = {}
+        for frames in ("key", "all"):
+            out = setup["tmp"] / f"{name}-{frames}"
+            proc = compare(setup, cand, out, "--case", "vid", "--frames", frames)
+            assert proc.returncode in (0, 1), proc.stderr
+            runs[frames] = json.loads((out / "results.json").read_text())["cases"][0]
+        assert runs["all"]["frames"] == runs["key"]["frames"] and runs["all"]["status"] == runs["key"]["status"]
+        source = runs["all"]["whole_video"]["candidate"]["key_frames_from"]
+        if name == "one_gop":
+            assert source.startswith("the whole-video decode"), source
+        else:
+            assert source.startswith("OpenCV's seek") and "sync points" in source, source
+        assert all(k["curve_equals_key_frame"] for k in runs["all"]["whole_video"]["key_frames"].values())
