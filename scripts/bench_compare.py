@@ -149,6 +149,7 @@ def build_group(root: Path, name: str, count: int, shape: tuple[int, int, int]) 
         keys[key] = cv2.imencode(".png", bgr)[1].tobytes()
     cap.release()
     cases, gt, cand = root / name / "cases", root / name / "gt", root / name / "cand"
+    shutil.rmtree(root / name, ignore_errors=True)  # --keep into a folder used before: rebuilt
     for d in (cases, gt, cand):
         d.mkdir(parents=True)
     ids = [f"{name}_{i:02d}" for i in range(count)]

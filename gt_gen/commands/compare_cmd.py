@@ -262,11 +262,11 @@ def measure_first(got: Loaded, thresholds, opts: CompareOptions) -> None:
     Errors come in the order a key-frames-first compare gives them: if the decode fails, the
     candidate's key frames are read by OpenCV (whose error, if any, is raised now), the
     key-frame verdict is made, and the decode's error is raised by :func:`whole_video`."""
-    from gt_gen.compare import candidate_key_frames, load_candidate_frames, measure_curves
+    from gt_gen.compare import FirstFrameOnly, candidate_key_frames, load_candidate_frames, measure_curves
 
     case = got.case
     assert got.gt_video is not None and got.cand_path is not None
-    first = got.cand
+    first = got.cand if isinstance(got.cand, FirstFrameOnly) else None
     rel, data = got.gt_video
     try:
         got.measured = measure_curves(
