@@ -243,10 +243,14 @@ class FrameStream:
         if self._stop.is_set():
             return
         frames = bgr_frames(self.video, self.matrix, where=self.where, info=self.info)
-        # Chunk buffers are recycled, never freed: a fresh 20-40 MB buffer per chunk is a fresh
-        # mmap whose first touch page-faults, which cost ~2 ms per 1536x1024 frame, ten times
-        # the channel swap itself. A buffer is refilled only after the reader has moved two
-        # chunks past it: ``depth`` queued + the one it reads + the one filling.
+        # Chunk buffers are recycled, never freed. A fresh buffer above glibc's mmap threshold
+        # (32 MB at most) is a fresh mmap whose first touch page-faults: 2.2 ms per 1536x1024
+        # frame measured for 38 MB buffers, against 0.16 ms for the channel swap into a warm one;
+        # below it, malloc usually hands back the freed block. Recycling makes that certain, and
+        # it is what makes pinned buffers (``alloc``, slow to allocate) affordable. A buffer is
+        # refilled only after the reader has moved two chunks past it: ``depth`` queued + the
+        # one it reads + the one filling (tests/test_compare.py's pipelined-equals-in-line test
+        # runs videos of up to 13 one-frame chunks through it).
         pool: list[np.ndarray] = []
         turn = 0
         try:
