@@ -87,8 +87,6 @@ def test_the_corpus_holds_both_kinds(corpus) -> None:
     assert REUSED | set(REFUSED) <= set(corpus)
 
 
-
-
 def test_every_reused_key_frame_is_opencvs_seek(corpus) -> None:
     seen_reused, seen_refused = set(), {}
     for name, path in corpus.items():
