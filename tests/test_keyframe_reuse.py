@@ -147,17 +147,38 @@ def test_key_frames_read_in_one_pass_are_the_seeks_frames(corpus) -> None:
     assert not one_pass & set(REFUSED), one_pass & set(REFUSED)
 
 
-def test_a_truncated_video_read_in_one_pass_fails_as_the_seek_does(tmp_path: Path, corpus) -> None:
-    """A file that ends before its declared last frame: the one-pass read falls back to the
-    seeks, so the error (or the frames OpenCV's seek still finds) is the seek's."""
-    src = corpus["single_gop_bframes"].read_bytes()
-    bad = tmp_path / "cut.mp4"
-    bad.write_bytes(src[: int(len(src) * 0.6)])
-    outcomes = []
-    for how in ("seek", "auto"):
-        try:
-            got = fr.read_key_frames(bad, how=how)
-            outcomes.append(("ok", [got[k].tobytes() for k in fr.KEY_FRAMES]))
-        except Exception as exc:  # noqa: BLE001 - the error itself is what is compared
-            outcomes.append((type(exc).__name__, str(exc)))
-    assert outcomes[0] == outcomes[1]
+def test_a_truncated_video_read_in_one_pass_fails_as_the_seek_does(tmp_path: Path) -> None:
+    """A file cut short with its index up front (so OpenCV opens it and declares every frame):
+    the probe refuses it (fewer packets than frames), and a one-pass read forced on it falls
+    back to the seeks, so frames or error are exactly the seek's (OpenCV's seek even returns
+    frames past the cut, which a one-pass read alone would not)."""
+    import av
+
+    from tests.media import moving_frames
+
+    whole_file = tmp_path / "faststart.mp4"
+    with av.open(str(whole_file), "w", options={"movflags": "faststart"}) as c:
+        s = c.add_stream("libx264", rate=24)
+        s.width, s.height, s.pix_fmt, s.options = 48, 32, "yuv420p", {"crf": "23", "bf": "3"}
+        for f in moving_frames(61, 32, 48, seed=3):
+            for pkt in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    data = whole_file.read_bytes()
+    kinds = set()
+    for frac in (0.5, 0.7, 0.9):
+        cut = tmp_path / f"cut{frac}.mp4"
+        cut.write_bytes(data[: int(len(data) * frac)])
+        assert fr.video_frame_count(cut) == 61  # opened, every frame declared
+        assert not fr.seeks_are_sequential(cut, 61)
+        outcomes = []
+        for how in ("seek", "sequential", "auto"):
+            try:
+                got = fr.read_key_frames(cut, how=how)
+                outcomes.append(("ok", [got[k].tobytes() for k in fr.KEY_FRAMES]))
+            except Exception as exc:  # noqa: BLE001 - the error itself is what is compared
+                outcomes.append((type(exc).__name__, str(exc)))
+        assert outcomes[0] == outcomes[1] == outcomes[2], frac
+        kinds.add(outcomes[0][0])
+    assert kinds == {"ok", "InputFileError"}  # both kinds of cut file were exercised
