@@ -147,37 +147,6 @@ def video_frame_count(path: str | Path) -> int:
     return total
 
 
-def seeks_are_sequential(path: Path, total: int) -> bool:
-    """Whether OpenCV's seek to any index of this file returns that frame of a sequential
-    read from the start: the stream's only sync point is its first packet, so every seek
-    restarts there (:mod:`gt_gen.keyframe_reuse` has the argument), there are as many packets
-    as OpenCV counts frames, and every packet is timed. Demuxes with PyAV, never decodes: a
-    few milliseconds, against the frames a second and third seek would decode again."""
-    try:
-        import av
-
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                return False
-            stream = container.streams.video[0]
-            if int(stream.frames or 0) != total:
-                return False
-            packets = sync = 0
-            for packet in container.demux(stream):
-                if not packet.size:
-                    continue
-                if packet.pts is None:
-                    return False
-                if packet.is_keyframe:
-                    if packets or sync:
-                        return False
-                    sync += 1
-                packets += 1
-            return sync == 1 and packets == total
-    except Exception:  # noqa: BLE001  (anything PyAV cannot read: OpenCV seeks, as sglang)
-        return False
-
-
 def read_key_frames(path: str | Path, keys: tuple[str, ...] = KEY_FRAMES,
                     where: str | Path | None = None, *, how: str = "auto") -> FrameSet:
     """Key frames of an mp4, read as sglang does (OpenCV, seek by frame index, in the order
@@ -186,8 +155,8 @@ def read_key_frames(path: str | Path, keys: tuple[str, ...] = KEY_FRAMES,
 
     ``how``: ``seek`` (sglang's calls), ``sequential`` (one pass from the start, decoding
     without converting up to the last key frame), or ``auto``: sequential where it provably
-    gives the seek's frames (:func:`seeks_are_sequential`), else seek. A sequential pass that
-    fails is redone by seeking, so errors are the seek's."""
+    gives the seek's frames (:func:`gt_gen.keyframe_reuse.seeks_are_sequential`), else seek.
+    A sequential pass that fails is redone by seeking, so errors are the seek's."""
     path = Path(path)
     name = Path(where) if where is not None else path
     try:
@@ -198,6 +167,8 @@ def read_key_frames(path: str | Path, keys: tuple[str, ...] = KEY_FRAMES,
     wanted = list(dict.fromkeys(indices.values()))  # sglang's order: first, mid, last
     try:
         by_index: dict[int, np.ndarray] = {}
+        from gt_gen.keyframe_reuse import seeks_are_sequential
+
         if how == "sequential" or (how == "auto" and len(wanted) > 1 and seeks_are_sequential(path, total)):
             for i in range(max(wanted) + 1):
                 ok, frame = cap.read() if i in wanted else (cap.grab(), None)

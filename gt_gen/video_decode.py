@@ -104,6 +104,16 @@ class StreamInfo:
     first_packet_sync: bool = False
     #: Every frame had a presentation timestamp, increasing in output order.
     pts_increasing: bool = True
+    #: Packets with data seen so far.
+    packets: int = 0
+
+    def count_packet(self, packet: object) -> None:
+        """Note one demuxed packet (its sync flag); flush packets (no data) do not count."""
+        if getattr(packet, "size", 0):
+            if getattr(packet, "is_keyframe", False):
+                self.sync_packets += 1
+                self.first_packet_sync |= self.packets == 0
+            self.packets += 1
 
 
 def bgr_frames(video: str | Path | bytes, matrix: str = "auto", *, where: str | Path | None = None,
@@ -132,14 +142,9 @@ def bgr_frames(video: str | Path | bytes, matrix: str = "auto", *, where: str | 
             info.matrix = matrix_of_tag(info.tag) if matrix == "auto" else matrix
             info.declared = int(stream.frames or 0)
             last_pts: int | None = None
-            packets = 0
             # container.decode(stream) is this loop; it is spelt out for the packets' sync flags.
             for packet in container.demux(stream):
-                if packet.size:
-                    if packet.is_keyframe:
-                        info.sync_packets += 1
-                        info.first_packet_sync |= packets == 0
-                    packets += 1
+                info.count_packet(packet)
                 for frame in packet.decode():
                     pts = frame.pts
                     if pts is None or (last_pts is not None and pts <= last_pts):

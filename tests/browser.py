@@ -4,12 +4,10 @@ rendered DOM. Each call gets its own profile folder under the test's tmp_path.""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -21,12 +19,10 @@ def chromium() -> str | None:
 
 def require_chromium() -> str:
     """The browser's path; fails the test on CI when it is missing, skips it elsewhere."""
-    exe = chromium()
-    if exe is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
-        pytest.skip("chromium not installed")
-    return exe
+    from tests.conftest import require_tool
+
+    return require_tool(chromium(), "chromium is not installed (.ci/run installs Debian's chromium)",
+                        "chromium not installed")
 
 
 def screenshot(page: Path, shot: Path, profile: Path, size: str) -> None:

