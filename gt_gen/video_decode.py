@@ -17,6 +17,7 @@ and results.json says so).
 from __future__ import annotations
 
 import io
+import os
 import queue
 import threading
 from collections.abc import Callable, Generator, Iterator
@@ -168,14 +169,40 @@ def bgr_frames(video: str | Path | bytes, matrix: str = "auto", *, where: str | 
 
 def to_rgb(bgr: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """BGR -> RGB: a pure reordering of the channels (no arithmetic, so exactly
-    ``bgr[..., ::-1]``), done by OpenCV's vectorised swap: the strided numpy copy it replaces
-    cost as much as decoding the frame."""
+    ``bgr[..., ::-1]``), into ``out`` if given (the decoder's chunk buffers).
+
+    The C extension's one-thread swap where it is built and both arrays are contiguous, else
+    OpenCV's. Why not always OpenCV: cvtColor hands the swap to OpenCV's thread pool, whose
+    spinning workers took the cores FFmpeg decodes on (two decoders swapping at once on a
+    16-core host: 4.2 CPU-s for one case's decodes instead of 2.9); a strided numpy copy costs
+    as much as decoding the frame."""
+    swap = _swap_rb()
+    if out is None:
+        if swap is None or not bgr.flags.c_contiguous:
+            import cv2
+
+            return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        out = np.empty_like(bgr)
+    if (swap is not None and bgr.flags.c_contiguous and out.flags.c_contiguous and out.shape == bgr.shape
+            and out.dtype == bgr.dtype == np.uint8 and bgr.ndim == 3 and bgr.shape[2] == 3):
+        swap(bgr, out)
+        return out
     import cv2
 
-    if out is None:
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=out)
     return out
+
+
+def _swap_rb() -> Callable[[np.ndarray, np.ndarray], None] | None:
+    """The C extension's channel swap, or None where it is not built (a wheel built without a
+    compiler) or forced off with ``GT_GEN_SWAP=opencv`` (tests compare the two)."""
+    if os.environ.get("GT_GEN_SWAP") == "opencv":
+        return None
+    try:
+        from gt_gen.metrics._fastssim import swap_rb  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - depends on the install
+        return None
+    return swap_rb  # type: ignore[no-any-return]
 
 
 def decode_all(video: str | Path | bytes, matrix: str = "auto", *,

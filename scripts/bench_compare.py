@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -209,7 +210,7 @@ def cpu_of(fn) -> float:
 
 
 def bench_shape(root: Path, name: str, count: int, shape: tuple[int, int, int], device: str,
-                repeat: int) -> dict:
+                repeat: int, sequential: bool = True) -> dict:
     import threading
 
     group = build_group(root, name, count, shape)
@@ -245,9 +246,13 @@ def bench_shape(root: Path, name: str, count: int, shape: tuple[int, int, int], 
     rounds: list[dict[str, float]] = []
     for _ in range(repeat):
         r: dict[str, float] = {"floor": decode_both(), "floor_cpu": cpu_of(decode_both)}
-        for label, sel, extra, env in (("w1", ids[:1], whole, None), ("wn", ids, whole, None),
-                                       ("s1", ids[:1], whole, seq), ("sn", ids, whole, seq),
-                                       ("k1", ids[:1], (), None), ("kn", ids, (), None)):
+        runs = [("w1", ids[:1], whole, None), ("wn", ids, whole, None),
+                ("s1", ids[:1], whole, seq), ("sn", ids, whole, seq),
+                ("k1", ids[:1], (), None), ("kn", ids, (), None)]
+        if not sequential:  # --no-sequential: the reference path is not timed (NaN below)
+            runs = [r for r in runs if r[0][0] != "s"]
+            r.update(s1=math.nan, sn=math.nan, s1_cpu=math.nan, sn_cpu=math.nan)
+        for label, sel, extra, env in runs:
             r[label] = cli(group, out, sel, device, *extra, env=env)
             r[label + "_cpu"] = CPU[-1]
         r["floor_after"] = decode_both()
@@ -287,6 +292,17 @@ def bench_shape(root: Path, name: str, count: int, shape: tuple[int, int, int], 
             "load_average": [round(load0, 2), round(os.getloadavg()[0], 2)]}
 
 
+def _no_nan(x: object) -> object:
+    """NaN (a figure not measured, e.g. --no-sequential) as JSON null."""
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _no_nan(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_no_nan(v) for v in x]
+    return x
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
@@ -296,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", default=None, help="build the synthetic group here and keep it")
     ap.add_argument("--repo", default=None, help="time the CLI of this gt-gen checkout instead")
     ap.add_argument("--only", choices=("big", "ltx"), default=None, help="one shape only")
+    ap.add_argument("--no-sequential", action="store_true",
+                    help="skip timing the sequential reference path (GT_GEN_COMPARE_PIPELINE=0)")
     args = ap.parse_args(argv)
     global CHECKOUT
     if args.repo:
@@ -320,14 +338,15 @@ def main(argv: list[str] | None = None) -> int:
             if args.only and name != args.only:
                 continue
             print(f"{name}: {count} case(s) of {shape[0]}x{shape[1]}x{shape[2]}", file=sys.stderr, flush=True)
-            r = report["shapes"][name] = bench_shape(root, name, count, shape, args.device, repeat)
+            r = report["shapes"][name] = bench_shape(root, name, count, shape, args.device, repeat,
+                                                         sequential=not args.no_sequential)
             print(f"{name}: whole video {r['whole_per_case_s']:.3f} s/case = {r['whole_ratio']}x the "
                   f"decode floor {r['decode_floor_s']:.3f} s (sequential path: "
                   f"{r['whole_sequential_ratio']}x); start-up {r['startup_s']:.2f} s; key frames "
                   f"{r['key_group_s']:.2f} s for {count} cases (budget {r['key_budget_s']} s); CPU "
                   f"{r['cpu']['whole_per_case_s']:.3f} s/case = {r['cpu']['whole_ratio']}x the floor's "
                   f"{r['cpu']['decode_floor_s']:.3f}; load {r['load_average']}", file=sys.stderr, flush=True)
-        print(json.dumps(report, indent=2))
+        print(json.dumps(_no_nan(report), indent=2))
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -108,19 +108,51 @@ def test_stream_errors_are_decode_alls(tmp_path: Path) -> None:
         assert got.value.one_line() == want.value.one_line()
 
 
-@settings(max_examples=40, deadline=None)
-@given(st.integers(1, 40), st.integers(1, 40), st.booleans(), st.integers(0, 2**32 - 1))
-def test_to_rgb_is_exactly_the_channel_reversal(h: int, w: int, strided: bool, seed: int) -> None:
-    """OpenCV's BGR->RGB swap (what the decoder uses: the numpy reversal cost as much as the
-    decode) is a pure reordering, also from a padded source and into a given buffer."""
-    from gt_gen.video_decode import to_rgb
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 40), st.booleans(), st.booleans(), st.sampled_from(["c", "opencv"]),
+       st.integers(0, 2**32 - 1))
+def test_to_rgb_is_exactly_the_channel_reversal(h: int, w: int, strided: bool, strided_out: bool, swap: str,
+                                                seed: int) -> None:
+    """The decoder's BGR->RGB swap (the C extension's one-thread shuffle, or OpenCV's where it
+    is not built or a buffer is strided) is a pure reordering: from a padded source, into a
+    given buffer, and at every width (the shuffle's 5-pixel steps and its tail)."""
+    import os
 
+    from gt_gen.video_decode import _swap_rb, to_rgb
+
+    if swap == "c" and _swap_rb() is None:
+        pytest.skip("the C extension is not built here")
     big = np.random.default_rng(seed).integers(0, 256, (h, w + 3, 3), dtype=np.uint8)
     bgr = big[:, :w] if strided else np.ascontiguousarray(big[:, :w])
-    assert np.array_equal(to_rgb(bgr), bgr[..., ::-1])
-    out = np.empty((2, h, w, 3), np.uint8)
-    to_rgb(bgr, out[1])  # written in place (the decoder fills its chunk buffers so)
-    assert np.array_equal(out[1], bgr[..., ::-1])
+    old = os.environ.get("GT_GEN_SWAP")
+    os.environ["GT_GEN_SWAP"] = swap
+    try:
+        assert np.array_equal(to_rgb(bgr), bgr[..., ::-1])
+        out = np.full((2, h, w + (2 if strided_out else 0), 3), 7, np.uint8)
+        dst = out[1, :, :w]
+        assert to_rgb(bgr, dst) is dst  # written in place (the decoder fills its chunk buffers so)
+        assert np.array_equal(out[1, :, :w], bgr[..., ::-1])
+        assert (out[0] == 7).all() and (out[1, :, w:] == 7).all()  # nothing beyond the frame
+    finally:
+        os.environ.pop("GT_GEN_SWAP") if old is None else os.environ.__setitem__("GT_GEN_SWAP", old)
+
+
+def test_swap_rb_checks_its_buffers() -> None:
+    """The C swap refuses what it cannot do right (one-line errors, nothing written)."""
+    from gt_gen.video_decode import _swap_rb
+
+    swap = _swap_rb()
+    if swap is None:
+        pytest.skip("the C extension is not built here")
+    a = np.arange(12, dtype=np.uint8)
+    with pytest.raises(ValueError, match="one size"):
+        swap(a, np.empty(9, np.uint8))
+    with pytest.raises(ValueError, match="multiple of 3"):
+        swap(a[:10], np.empty(10, np.uint8))
+    with pytest.raises(ValueError, match="overlap"):
+        swap(a[:9], a[3:12])
+    swap(a, a)  # in place is allowed
+    assert a.tolist() == [2, 1, 0, 5, 4, 3, 8, 7, 6, 11, 10, 9]
 
 
 @settings(max_examples=30, deadline=None)
