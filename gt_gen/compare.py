@@ -115,29 +115,73 @@ def _where(frames: dict[str, np.ndarray], key: str) -> str:
 
 def _pair_metrics(case: Case, keys: list[str], gt: dict[str, np.ndarray],
                   cand: dict[str, np.ndarray], opts: CompareOptions,
-                  gates: dict[str, float | None]) -> list[dict[str, float]]:
+                  gates: dict[str, float | None], measured: Measured | None = None
+                  ) -> list[dict[str, float]]:
     """The metrics of each key frame pair; a pair that cannot be compared (sizes differ,
-    smaller than SSIM's window) is one line naming the case, the frame and both files."""
+    smaller than SSIM's window) is one line naming the case, the frame and both files.
+
+    ``measured``: the case's whole-video decode, already measured frame by frame with these
+    gates: a key frame pair that *is* a measured pair, pixel for pixel, takes that value (the
+    same deterministic computation on the same pixels; see :func:`_measured_value`)."""
     for k in keys:
         try:
             check_pair(gt[k], cand[k])
         except InputFileError as exc:
             raise type(exc)(f"case {case.id}, key frame {k} (GT {_where(gt, k)}, candidate "
                             f"{_where(cand, k)}): {exc}", case_id=case.id) from exc
-    return compute_pair_metrics([gt[k] for k in keys], [cand[k] for k in keys],
-                                backend=opts.metrics_backend, device=opts.device, gates=gates)
+    known = {k: v for k in keys if (v := _measured_value(measured, k, gt[k], cand[k], cand)) is not None}
+    todo = [k for k in keys if k not in known]
+    fresh = dict(zip(todo, compute_pair_metrics([gt[k] for k in todo], [cand[k] for k in todo],
+                                                backend=opts.metrics_backend, device=opts.device,
+                                                gates=gates))) if todo else {}
+    return [known[k] if k in known else fresh[k] for k in keys]
+
+
+def _measured_value(measured: Measured | None, key: str, gt: np.ndarray, cand: np.ndarray,
+                    cand_frames: dict[str, np.ndarray]) -> dict[str, float] | None:
+    """The whole-video value of key frame ``key`` when it is the very pair measured there: the
+    GT and candidate key indices agree, both frames were kept, and both are these pixels
+    (else None, and the key frame is measured on its own). Why it is the same number: the
+    curves went through :func:`compute_pair_metrics` with the same backend, device and gates,
+    whose kernels are deterministic per frame (no floating-point atomics; a value near its
+    gate re-decided by the reference in both). A big frame's metrics cost 10+ CPU-ms; the
+    check costs two array comparisons."""
+    if measured is None or not measured.values:
+        return None
+    from gt_gen.frames import key_frame_indices
+
+    g, c = measured.gt, measured.cand
+    gi = key_frame_indices(g.count, (key,))[key]
+    ci = (getattr(cand_frames, "indices", None) or {}).get(key)
+    if ci is None:
+        ci = key_frame_indices(c.count, (key,))[key]
+    if gi != ci or not 0 <= gi < len(measured.values):
+        return None
+    g_at, c_at = _frame_at(g, gi), _frame_at(c, ci)
+    if g_at is None or c_at is None or not (np.array_equal(g_at, gt) and np.array_equal(c_at, cand)):
+        return None
+    return dict(measured.values[gi])
+
+
+def _frame_at(side: _Side, i: int) -> np.ndarray | None:
+    at = side.at
+    if isinstance(at, Mapping):
+        return at.get(i)
+    return at[i] if 0 <= i < len(at) else None
 
 
 def evaluate_case(case: Case, gt: dict[str, np.ndarray], cand: dict[str, np.ndarray],
-                  thresholds: Thresholds, opts: CompareOptions, clip: ClipScorer) -> CaseResult:
-    """Metrics of every key frame and the verdict of every gate."""
+                  thresholds: Thresholds, opts: CompareOptions, clip: ClipScorer,
+                  measured: Measured | None = None) -> CaseResult:
+    """Metrics of every key frame and the verdict of every gate (``measured``: the case's
+    whole-video decode, measured with the same gates; see :func:`_pair_metrics`)."""
     keys = [k for k in case.key_frames if k in gt]
     missing = [k for k in keys if k not in cand]
     if missing:
         return CaseResult(case.id, case.modality, "missing_candidate",
                           f"candidate lacks key frames {missing}")
     gates = thresholds.gates(case.id, case.modality)
-    vals = _pair_metrics(case, keys, gt, cand, opts, {m: g.value for m, g in gates.items()})
+    vals = _pair_metrics(case, keys, gt, cand, opts, {m: g.value for m, g in gates.items()}, measured)
     res = CaseResult(case.id, case.modality, "passed")
     res.gt_image_mode = gt.mode_summary() if isinstance(gt, fr.FrameSet) else None
     res.candidate_image_mode = cand.mode_summary() if isinstance(cand, fr.FrameSet) else None

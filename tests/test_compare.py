@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from types import SimpleNamespace
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -215,3 +216,53 @@ def test_chunks_are_the_frames_in_order_rgb(monkeypatch) -> None:
     want = [PLANS["v"].frame(i)[..., ::-1] for i in range(11)]
     assert len(got) == 11 and all(np.array_equal(a, b) for a, b in zip(got, want))
     assert stream.info.decoded == 11
+
+
+def _measured_case(n: int = 9, seed: int = 3) -> tuple[cmp.Measured, list[np.ndarray], list[np.ndarray]]:
+    """Two n-frame videos measured frame by frame (in line, every frame kept)."""
+    rng = np.random.default_rng(seed)
+    g = [rng.integers(0, 256, (12, 10, 3), dtype=np.uint8) for _ in range(n)]
+    c = [np.clip(f.astype(int) + rng.integers(-9, 9, f.shape), 0, 255).astype(np.uint8) for f in g]
+    vals = compute_pair_metrics(g, c, backend="fast")
+    side = lambda fr: cmp._Side(n, fr[0].shape, "unspecified", "bt601", fr)  # noqa: E731
+    return cmp.Measured(side(g), side(c), vals), g, c
+
+
+def test_key_frame_metrics_are_taken_from_the_measured_pair_only_when_it_is_that_pair(monkeypatch) -> None:
+    """With the whole video measured first, a key frame whose GT and candidate pixels are the
+    measured pair's at the same index takes that value (the same computation: equal to
+    measuring it again, bit for bit); any other pair is measured on its own: pixels that
+    differ by one level, indices that disagree, a frame beyond the measured ones."""
+    case = SimpleNamespace(id="c")  # _pair_metrics names the case in errors only
+    measured, g, c = _measured_case()
+    n = len(g)
+    idx = key_frame_indices(n)
+    calls: list[int] = []
+
+    def counting(gts, cands, **kw):
+        calls.append(len(gts))
+        return compute_pair_metrics(gts, cands, **kw)
+
+    monkeypatch.setattr(cmp, "compute_pair_metrics", counting)
+    opts = cmp.CompareOptions(metrics_backend="fast")
+    keys = list(idx)
+    gt = {k: g[i].copy() for k, i in idx.items()}
+    cand = FrameSet({k: c[i].copy() for k, i in idx.items()}, indices=dict(idx))
+    fresh = compute_pair_metrics([gt[k] for k in keys], [cand[k] for k in keys], backend="fast")
+
+    got = cmp._pair_metrics(case, keys, gt, cand, opts, {}, measured)
+    assert calls == [] and got == fresh  # all three reused, and they are the fresh values exactly
+
+    gt["mid"][0, 0, 0] ^= 1  # one level: not the measured pixels
+    cand_shifted = FrameSet(dict(cand), indices={**idx, "last": n - 2})  # OpenCV read another frame
+    got = cmp._pair_metrics(case, keys, gt, cand_shifted, opts, {}, measured)
+    assert calls == [2]  # mid and last measured again, first reused
+    assert got[0] == fresh[0] and got[1] == compute_pair_metrics([gt["mid"]], [cand["mid"]], backend="fast")[0]
+
+    calls.clear()
+    short = cmp.Measured(measured.gt, measured.cand, measured.values[:n - 1])  # the last pair not measured
+    cmp._pair_metrics(case, keys, {k: g[i] for k, i in idx.items()}, cand, opts, {}, short)
+    assert calls == [1]
+    calls.clear()
+    cmp._pair_metrics(case, keys, gt, cand, opts, {}, None)  # nothing measured: all three
+    assert calls == [3]

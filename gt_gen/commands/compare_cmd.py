@@ -391,7 +391,7 @@ def run(args: argparse.Namespace) -> int:
                 continue
             if isinstance(got.cand, FirstFrameOnly):  # the key frames wait for the whole decode
                 measure_first(got, thresholds, opts)
-            res = evaluate_case(case, got.gt, got.cand, thresholds, opts, clip)
+            res = evaluate_case(case, got.gt, got.cand, thresholds, opts, clip, measured=got.measured)
             res.gt_folder, res.gt_files, res.candidate = got.gt_folder, got.gt_files, str(got.cand_path)
             res.gt_verification = got.verification
             if got.gt_implementation is not None:  # which implementation made the GT: told, never a verdict
