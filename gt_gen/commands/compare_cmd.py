@@ -313,6 +313,17 @@ def whole_video(res: CaseResult, got: Loaded, thresholds, opts: CompareOptions) 
         gate_all_frames(res, thresholds, case)
 
 
+def one_thread_opencv() -> None:
+    """OpenCV's own thread pool off for a compare: its work here is small (key-frame colour
+    conversions, the report's heatmaps and previews) while its idle workers spin on the cores
+    FFmpeg decodes on. Measured on 2 cores, 30 cases of 25x768x512: CPU per run 11.50 -> 10.94 s
+    (whole video) and 5.46 -> 4.98 s (key frames), wall 6% less. Pixels do not depend on it, and
+    OpenCV's video decoding keeps FFmpeg's threads (they are not this pool)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
 def run(args: argparse.Namespace) -> int:
     import datetime as dt
     import platform as pyplatform
@@ -340,6 +351,7 @@ def run(args: argparse.Namespace) -> int:
     from gt_gen.commands.common import require_local
 
     check_device(args.device)
+    one_thread_opencv()
     _, cases = select(args)
     require_local(args.gt, "--gt", "GT folder or git repository")
     # Every output path checked before any work: a bad --out leaves nothing behind.

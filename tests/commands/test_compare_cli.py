@@ -281,3 +281,33 @@ def test_whole_video_key_frames_come_from_the_decode_only_where_provably_opencvs
         else:
             assert source.startswith("OpenCV's seek") and "sync points" in source, source
         assert all(k["curve_equals_key_frame"] for k in runs["all"]["whole_video"]["key_frames"].values())
+
+
+def test_compare_turns_opencvs_pool_off_and_no_pixel_changes(setup) -> None:
+    """compare runs OpenCV single-threaded (its spinning pool took the decoders' cores); the
+    key frames OpenCV reads and the report images it makes are the same bytes either way."""
+    import cv2
+
+    from gt_gen.commands.compare_cmd import one_thread_opencv
+    from gt_gen.reports import sidebyside
+
+    video = setup["good"] / "vid_1gpu.mp4"
+    noisy = setup["bad"] / "vid_1gpu.mp4"
+    before = cv2.getNumThreads()
+
+    def made() -> tuple[dict, bytes, bytes]:
+        a, b = read_key_frames(video), read_key_frames(noisy)
+        rows = [(a[k], b[k]) for k in a]
+        return dict(a), sidebyside.case_png(rows, full=True), sidebyside.case_png(rows, full=False)
+
+    try:
+        cv2.setNumThreads(4)
+        pooled = made()
+        one_thread_opencv()
+        assert cv2.getNumThreads() == 1
+        alone = made()
+    finally:
+        cv2.setNumThreads(before)
+    assert pooled[0].keys() == alone[0].keys()
+    assert all(np.array_equal(pooled[0][k], alone[0][k]) for k in pooled[0])
+    assert pooled[1:] == alone[1:]
