@@ -195,14 +195,20 @@ def to_rgb(bgr: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 def _swap_rb() -> Callable[[np.ndarray, np.ndarray], None] | None:
     """The C extension's channel swap, or None where it is not built (a wheel built without a
-    compiler) or forced off with ``GT_GEN_SWAP=opencv`` (tests compare the two)."""
+    compiler) or forced off with ``GT_GEN_SWAP=opencv`` (tests compare the two). The import is
+    tried once per process: this runs for every decoded frame."""
     if os.environ.get("GT_GEN_SWAP") == "opencv":
         return None
-    try:
-        from gt_gen.metrics._fastssim import swap_rb  # type: ignore[attr-defined]
-    except ImportError:  # pragma: no cover - depends on the install
-        return None
-    return swap_rb  # type: ignore[no-any-return]
+    if not _SWAP:
+        try:
+            from gt_gen.metrics._fastssim import swap_rb  # type: ignore[attr-defined]
+        except ImportError:  # pragma: no cover - depends on the install
+            swap_rb = None
+        _SWAP.append(swap_rb)
+    return _SWAP[0]
+
+
+_SWAP: list[Callable[[np.ndarray, np.ndarray], None] | None] = []
 
 
 def decode_all(video: str | Path | bytes, matrix: str = "auto", *,
