@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -23,6 +24,9 @@ REPO = Path(__file__).resolve().parent.parent
 # pytest's own tmp_path folders stay where pytest keeps them (PYTEST_DEBUG_TEMPROOT).
 os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
 _SESSION = Path(tempfile.mkdtemp(prefix="gt-gen-test-"))
+# Also at exit: a session that ends before pytest configures it (an unknown option, say) never
+# calls pytest_unconfigure, and used to leave this folder behind.
+atexit.register(shutil.rmtree, _SESSION, ignore_errors=True)
 _CACHE = Path(os.environ.get("GT_GEN_TEST_CACHE") or _SESSION / "cache")
 (_SESSION / "tmp").mkdir()
 os.environ["TMPDIR"] = tempfile.tempdir = str(_SESSION / "tmp")

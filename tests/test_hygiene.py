@@ -42,3 +42,18 @@ def test_a_session_leaves_the_temp_folder_empty(tmp_path: Path) -> None:
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert sorted(p.name for p in systmp.iterdir()) == []
+
+
+def test_a_session_that_stops_at_its_options_leaves_nothing(tmp_path: Path) -> None:
+    """pytest stopped by a usage error (an option of a plugin that is not installed) has loaded
+    the conftest, which made its session folder, but never configured the session: the folder
+    must go all the same."""
+    systmp = tmp_path / "systmp"
+    systmp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("GT_GEN_TEST_CACHE", "GT_GEN_CACHE")}
+    env.update(TMPDIR=str(systmp), PYTEST_DEBUG_TEMPROOT=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                           "-p", "tests.conftest", "--no-such-option", str(tmp_path)],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 4, proc.stdout[-3000:] + proc.stderr[-3000:]  # pytest's usage error
+    assert sorted(p.name for p in systmp.iterdir()) == []
