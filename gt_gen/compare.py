@@ -122,14 +122,14 @@ def _pair_metrics(case: Case, keys: list[str], gt: dict[str, np.ndarray],
 
     ``measured``: the case's whole-video decode, already measured frame by frame with these
     gates: a key frame pair that *is* a measured pair, pixel for pixel, takes that value (the
-    same deterministic computation on the same pixels; see :func:`_measured_value`)."""
+    same deterministic computation on the same pixels; see :func:`_measured_values`)."""
     for k in keys:
         try:
             check_pair(gt[k], cand[k])
         except InputFileError as exc:
             raise type(exc)(f"case {case.id}, key frame {k} (GT {_where(gt, k)}, candidate "
                             f"{_where(cand, k)}): {exc}", case_id=case.id) from exc
-    known = {k: v for k in keys if (v := _measured_value(measured, k, gt[k], cand[k], cand)) is not None}
+    known = _measured_values(measured, keys, gt, cand)
     todo = [k for k in keys if k not in known]
     fresh = dict(zip(todo, compute_pair_metrics([gt[k] for k in todo], [cand[k] for k in todo],
                                                 backend=opts.metrics_backend, device=opts.device,
@@ -137,30 +137,28 @@ def _pair_metrics(case: Case, keys: list[str], gt: dict[str, np.ndarray],
     return [known[k] if k in known else fresh[k] for k in keys]
 
 
-def _measured_value(measured: Measured | None, key: str, gt: np.ndarray, cand: np.ndarray,
-                    cand_frames: dict[str, np.ndarray]) -> dict[str, float] | None:
-    """The whole-video value of key frame ``key`` when it is the very pair measured there: the
-    GT and candidate key indices agree, both frames were kept, and both are these pixels
-    (else None, and the key frame is measured on its own). Why it is the same number: the
-    curves went through :func:`compute_pair_metrics` with the same backend, device and gates,
-    whose kernels are deterministic per frame (no floating-point atomics; a value near its
-    gate re-decided by the reference in both). A big frame's metrics cost 10+ CPU-ms; the
-    check costs two array comparisons."""
+def _measured_values(measured: Measured | None, keys: list[str], gt: dict[str, np.ndarray],
+                     cand: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """The whole-video values of the key frames that are the very pairs measured there: the
+    GT and candidate key indices agree (:func:`_key_indices`, as the agreement check reads
+    them), both frames were kept, and both are these pixels; the others are measured on their
+    own. Why it is the same number: the curves went through :func:`compute_pair_metrics` with
+    the same backend, device and gates, whose kernels are deterministic per frame (no
+    floating-point atomics; a value near its gate re-decided by the reference in both). A big
+    frame's metrics cost 10+ CPU-ms; the check costs two array comparisons."""
     if measured is None or not measured.values:
-        return None
-    from gt_gen.frames import key_frame_indices
-
+        return {}
     g, c = measured.gt, measured.cand
-    gi = key_frame_indices(g.count, (key,))[key]
-    ci = (getattr(cand_frames, "indices", None) or {}).get(key)
-    if ci is None:
-        ci = key_frame_indices(c.count, (key,))[key]
-    if gi != ci or not 0 <= gi < len(measured.values):
-        return None
-    g_at, c_at = _frame_at(g, gi), _frame_at(c, ci)
-    if g_at is None or c_at is None or not (np.array_equal(g_at, gt) and np.array_equal(c_at, cand)):
-        return None
-    return dict(measured.values[gi])
+    g_idx, c_idx = _key_indices(keys, g.count, c.count, cand)
+    out = {}
+    for k in keys:
+        gi, ci = g_idx.get(k), c_idx.get(k)
+        if gi is None or gi != ci or not 0 <= gi < len(measured.values):
+            continue
+        g_at, c_at = _frame_at(g, gi), _frame_at(c, ci)
+        if g_at is not None and c_at is not None and np.array_equal(g_at, gt[k]) and np.array_equal(c_at, cand[k]):
+            out[k] = dict(measured.values[gi])
+    return out
 
 
 def _frame_at(side: _Side, i: int) -> np.ndarray | None:
@@ -366,7 +364,7 @@ def finish_curves(res: CaseResult, measured: Measured, gt_video: bytes | Path, c
     stands."""
     g, c, vals = measured.gt, measured.cand, measured.values
     if isinstance(g.at, dict):  # streamed: only some frames were kept
-        g_idx, c_idx = _key_indices(res, g.count, c.count, cand_keys)
+        g_idx, c_idx = _key_indices((f.frame for f in res.frames), g.count, c.count, cand_keys)
         _complete(g, gt_video, opts, gt_where, set(g_idx.values()))
         _complete(c, cand_video, opts, str(cand_video), set(c_idx.values()))
     n = min(g.count, c.count)
@@ -509,13 +507,13 @@ def _curves_streamed(job: CurvesJob, opts: CompareOptions, gates: dict[str, floa
     return g.side(), c.side(), vals
 
 
-def _key_indices(res: CaseResult, g_count: int, c_count: int,
+def _key_indices(keys: Iterable[str], g_count: int, c_count: int,
                  cand_keys: dict[str, np.ndarray] | None) -> tuple[dict[str, int], dict[str, int]]:
     """Each key frame's index in the GT video (sglang's, by its frame count) and in the
     candidate (where OpenCV read it; else by its count)."""
     from gt_gen.frames import key_frame_indices
 
-    g_idx = key_frame_indices(g_count, tuple(f.frame for f in res.frames))
+    g_idx = key_frame_indices(g_count, tuple(keys))
     c_idx = getattr(cand_keys, "indices", {}) or key_frame_indices(c_count, tuple(g_idx))
     return g_idx, c_idx
 
@@ -544,7 +542,7 @@ def _key_frame_agreement(res: CaseResult, g: _Side, c: _Side, n: int,
     key-frame metric (and if not, why)."""
     from gt_gen.video_decode import matrix_of_tag
 
-    g_idx, c_idx = _key_indices(res, g.count, c.count, cand_keys)
+    g_idx, c_idx = _key_indices((f.frame for f in res.frames), g.count, c.count, cand_keys)
     forced = opts.colour_matrix != "auto" and any(matrix_of_tag(t) != opts.colour_matrix
                                                   for t in tags)
     out: dict[str, dict[str, Any]] = {}

@@ -16,8 +16,8 @@ and results.json says so).
 
 from __future__ import annotations
 
+import functools
 import io
-import os
 import queue
 import threading
 from collections.abc import Callable, Generator, Iterator
@@ -177,38 +177,29 @@ def to_rgb(bgr: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     16-core host: 4.2 CPU-s for one case's decodes instead of 2.9); a strided numpy copy costs
     as much as decoding the frame."""
     swap = _swap_rb()
-    if out is None:
-        if swap is None or not bgr.flags.c_contiguous:
-            import cv2
-
-            return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        out = np.empty_like(bgr)
-    if (swap is not None and bgr.flags.c_contiguous and out.flags.c_contiguous and out.shape == bgr.shape
-            and out.dtype == bgr.dtype == np.uint8 and bgr.ndim == 3 and bgr.shape[2] == 3):
+    if (swap is not None and bgr.flags.c_contiguous and bgr.dtype == np.uint8 and bgr.ndim == 3
+            and bgr.shape[2] == 3 and (out is None or (out.flags.c_contiguous and out.shape == bgr.shape
+                                                       and out.dtype == np.uint8))):
+        out = np.empty_like(bgr) if out is None else out
         swap(bgr, out)
         return out
     import cv2
 
+    if out is None:
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=out)
     return out
 
 
+@functools.cache
 def _swap_rb() -> Callable[[np.ndarray, np.ndarray], None] | None:
     """The C extension's channel swap, or None where it is not built (a wheel built without a
-    compiler) or forced off with ``GT_GEN_SWAP=opencv`` (tests compare the two). The import is
-    tried once per process: this runs for every decoded frame."""
-    if os.environ.get("GT_GEN_SWAP") == "opencv":
+    compiler). Looked up once per process: :func:`to_rgb` runs for every decoded frame."""
+    try:
+        from gt_gen.metrics._fastssim import swap_rb  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - depends on the install
         return None
-    if not _SWAP:
-        try:
-            from gt_gen.metrics._fastssim import swap_rb  # type: ignore[attr-defined]
-        except ImportError:  # pragma: no cover - depends on the install
-            swap_rb = None
-        _SWAP.append(swap_rb)
-    return _SWAP[0]
-
-
-_SWAP: list[Callable[[np.ndarray, np.ndarray], None] | None] = []
+    return swap_rb  # type: ignore[no-any-return]
 
 
 def decode_all(video: str | Path | bytes, matrix: str = "auto", *,

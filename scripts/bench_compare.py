@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import resource
@@ -247,33 +246,35 @@ def bench_shape(root: Path, name: str, count: int, shape: tuple[int, int, int], 
     for _ in range(repeat):
         r: dict[str, float] = {"floor": decode_both(), "floor_cpu": cpu_of(decode_both)}
         runs = [("w1", ids[:1], whole, None), ("wn", ids, whole, None),
-                ("s1", ids[:1], whole, seq), ("sn", ids, whole, seq),
                 ("k1", ids[:1], (), None), ("kn", ids, (), None)]
-        if not sequential:  # --no-sequential: the reference path is not timed (NaN below)
-            runs = [r for r in runs if r[0][0] != "s"]
-            r.update(s1=math.nan, sn=math.nan, s1_cpu=math.nan, sn_cpu=math.nan)
+        if sequential:  # else (--no-sequential) the reference path is not timed: null below
+            runs[2:2] = [("s1", ids[:1], whole, seq), ("sn", ids, whole, seq)]
         for label, sel, extra, env in runs:
             r[label] = cli(group, out, sel, device, *extra, env=env)
             r[label + "_cpu"] = CPU[-1]
         r["floor_after"] = decode_both()
+        floor_r = (r["floor"] + r["floor_after"]) / 2
         r["per_whole"] = (r["wn"] - r["w1"]) / (count - 1)
-        r["per_seq"] = (r["sn"] - r["s1"]) / (count - 1)
         r["per_key"] = (r["kn"] - r["k1"]) / (count - 1)
         r["cpu_whole"] = (r["wn_cpu"] - r["w1_cpu"]) / (count - 1)
-        r["cpu_seq"] = (r["sn_cpu"] - r["s1_cpu"]) / (count - 1)
-        floor_r = (r["floor"] + r["floor_after"]) / 2
-        r["ratio"], r["ratio_seq"] = r["per_whole"] / floor_r, r["per_seq"] / floor_r
+        r["ratio"] = r["per_whole"] / floor_r
         r["ratio_cpu"] = r["cpu_whole"] / r["floor_cpu"]
+        if sequential:
+            r["per_seq"] = (r["sn"] - r["s1"]) / (count - 1)
+            r["cpu_seq"] = (r["sn_cpu"] - r["s1_cpu"]) / (count - 1)
+            r["ratio_seq"] = r["per_seq"] / floor_r
         rounds.append(r)
 
     def med(key: str) -> float:
         return statistics.median(r[key] for r in rounds)
 
+    def med_seq(key: str, digits: int) -> float | None:
+        return round(med(key), digits) if sequential else None
+
     floor = statistics.median((r["floor"] + r["floor_after"]) / 2 for r in rounds)
     floor_cpu = med("floor_cpu")
     t1_whole, tn_whole, t1_key, tn_key = med("w1"), med("wn"), med("k1"), med("kn")
-    per_whole, per_seq, per_key = med("per_whole"), med("per_seq"), med("per_key")
-    cpu_whole, cpu_seq = med("cpu_whole"), med("cpu_seq")
+    per_whole, per_key, cpu_whole = med("per_whole"), med("per_key"), med("cpu_whole")
     return {"shape": {"frames": shape[0], "width": shape[1], "height": shape[2]}, "cases": count,
             "decode_floor_s": round(floor, 3), "decode_concurrent_s": round(concurrent, 3),
             "whole_1_case_s": round(t1_whole, 3), "whole_group_s": round(tn_whole, 3),
@@ -281,26 +282,15 @@ def bench_shape(root: Path, name: str, count: int, shape: tuple[int, int, int], 
             "whole_ratio_per_round": [round(r["ratio"], 2) for r in rounds],
             "whole_ratio_to_concurrent_decode": round(per_whole / concurrent, 2),
             "startup_s": round(t1_whole - per_whole, 3),
-            "whole_sequential_per_case_s": round(per_seq, 3),
-            "whole_sequential_ratio": round(med("ratio_seq"), 2),
+            "whole_sequential_per_case_s": med_seq("per_seq", 3),
+            "whole_sequential_ratio": med_seq("ratio_seq", 2),
             "cpu": {"decode_floor_s": round(floor_cpu, 3), "whole_per_case_s": round(cpu_whole, 3),
                     "whole_ratio": round(med("ratio_cpu"), 2),
-                    "whole_sequential_per_case_s": round(cpu_seq, 3), "cores": os.cpu_count()},
+                    "whole_sequential_per_case_s": med_seq("cpu_seq", 3), "cores": os.cpu_count()},
             "startup_and_first_case_s": round(t1_key, 3),
             "key_group_s": round(tn_key, 3), "key_per_case_s": round(per_key, 3),
             "key_budget_s": round(2 + 0.2 * count, 2), "key_budget_met": tn_key <= 2 + 0.2 * count,
             "load_average": [round(load0, 2), round(os.getloadavg()[0], 2)]}
-
-
-def _no_nan(x: object) -> object:
-    """NaN (a figure not measured, e.g. --no-sequential) as JSON null."""
-    if isinstance(x, float) and math.isnan(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _no_nan(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_no_nan(v) for v in x]
-    return x
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -345,11 +335,11 @@ def main(argv: list[str] | None = None) -> int:
                                                          sequential=not args.no_sequential)
             print(f"{name}: whole video {r['whole_per_case_s']:.3f} s/case = {r['whole_ratio']}x the "
                   f"decode floor {r['decode_floor_s']:.3f} s (sequential path: "
-                  f"{r['whole_sequential_ratio']}x); start-up {r['startup_s']:.2f} s; key frames "
+                  f"{'not timed' if r['whole_sequential_ratio'] is None else str(r['whole_sequential_ratio']) + 'x'}); start-up {r['startup_s']:.2f} s; key frames "
                   f"{r['key_group_s']:.2f} s for {count} cases (budget {r['key_budget_s']} s); CPU "
                   f"{r['cpu']['whole_per_case_s']:.3f} s/case = {r['cpu']['whole_ratio']}x the floor's "
                   f"{r['cpu']['decode_floor_s']:.3f}; load {r['load_average']}", file=sys.stderr, flush=True)
-        print(json.dumps(_no_nan(report), indent=2))
+        print(json.dumps(report, indent=2))
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

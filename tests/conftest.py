@@ -17,15 +17,15 @@ import pytest
 T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parent.parent
-# One private folder per session, removed when the session ends (pytest_unconfigure): the gt-gen
+# One private folder per session, removed when the session's process exits: the gt-gen
 # cache (so tests never touch the user's ~/.cache/gt-gen) and the temporary folder of everything
 # the tests run, in-process and in subprocesses (TMPDIR), so that nothing the code under test
 # leaves in "/tmp" (publish work clones of a killed publisher, ...) outlives the session.
 # pytest's own tmp_path folders stay where pytest keeps them (PYTEST_DEBUG_TEMPROOT).
 os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", tempfile.gettempdir())
 _SESSION = Path(tempfile.mkdtemp(prefix="gt-gen-test-"))
-# Also at exit: a session that ends before pytest configures it (an unknown option, say) never
-# calls pytest_unconfigure, and used to leave this folder behind.
+# At exit, not in pytest_unconfigure: a session that stops before pytest configures it (an
+# unknown option, say) never unconfigures, and used to leave this folder behind.
 atexit.register(shutil.rmtree, _SESSION, ignore_errors=True)
 _CACHE = Path(os.environ.get("GT_GEN_TEST_CACHE") or _SESSION / "cache")
 (_SESSION / "tmp").mkdir()
@@ -34,11 +34,6 @@ os.environ["GT_GEN_CACHE"] = str(_CACHE)
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.pop("GITHUB_ACTIONS", None)
 os.environ.pop("GITHUB_STEP_SUMMARY", None)
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """The session's private folder (cache and TMPDIR) goes with the session."""
-    shutil.rmtree(_SESSION, ignore_errors=True)
 
 
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -116,25 +116,21 @@ def test_to_rgb_is_exactly_the_channel_reversal(h: int, w: int, strided: bool, s
     """The decoder's BGR->RGB swap (the C extension's one-thread shuffle, or OpenCV's where it
     is not built or a buffer is strided) is a pure reordering: from a padded source, into a
     given buffer, and at every width (the shuffle's 5-pixel steps and its tail)."""
-    import os
+    from unittest import mock
 
-    from gt_gen.video_decode import _swap_rb, to_rgb
+    from gt_gen import video_decode as vd
 
-    if swap == "c" and _swap_rb() is None:
+    if swap == "c" and vd._swap_rb() is None:
         pytest.skip("the C extension is not built here")
     big = np.random.default_rng(seed).integers(0, 256, (h, w + 3, 3), dtype=np.uint8)
     bgr = big[:, :w] if strided else np.ascontiguousarray(big[:, :w])
-    old = os.environ.get("GT_GEN_SWAP")
-    os.environ["GT_GEN_SWAP"] = swap
-    try:
-        assert np.array_equal(to_rgb(bgr), bgr[..., ::-1])
+    with mock.patch.object(vd, "_swap_rb", vd._swap_rb if swap == "c" else lambda: None):
+        assert np.array_equal(vd.to_rgb(bgr), bgr[..., ::-1])
         out = np.full((2, h, w + (2 if strided_out else 0), 3), 7, np.uint8)
         dst = out[1, :, :w]
-        assert to_rgb(bgr, dst) is dst  # written in place (the decoder fills its chunk buffers so)
+        assert vd.to_rgb(bgr, dst) is dst  # written in place (the decoder fills its chunk buffers so)
         assert np.array_equal(out[1, :, :w], bgr[..., ::-1])
         assert (out[0] == 7).all() and (out[1, :, w:] == 7).all()  # nothing beyond the frame
-    finally:
-        os.environ.pop("GT_GEN_SWAP") if old is None else os.environ.__setitem__("GT_GEN_SWAP", old)
 
 
 def test_swap_rb_checks_its_buffers() -> None:
