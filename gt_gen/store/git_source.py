@@ -70,8 +70,11 @@ class GitSource:
         if COMMIT_RE.match(ref) and self._has_commit(ref):
             return ref
         if COMMIT_RE.match(ref):
-            if not self._fetch(ref):
-                self._fetch("+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*")
+            if not self._fetch(ref) and not self._fetch("+refs/heads/*:refs/remotes/origin/*",
+                                                        "+refs/tags/*:refs/tags/*"):
+                if not self._reachable():  # a remote that did not answer has not denied the commit
+                    raise GitError(f"cannot reach {self.description} (git could not list its refs), "
+                                   f"so commit {ref} could not be looked for")
             if not self._has_commit(ref):
                 raise GitError(f"commit {ref} not found in {self.description}")
             return ref
@@ -79,6 +82,10 @@ class GitSource:
             raise GitError(f"cannot fetch ref {ref!r} from {self.description}: "
                            + self._why_no_ref(ref))
         return gitutil.out("rev-parse", "refs/gtgen/resolved^{commit}", cwd=self.mirror)
+
+    def _reachable(self) -> bool:
+        return gitutil.git("ls-remote", "--heads", "origin", cwd=self.mirror, check=False,
+                           extra_env=self.env, timeout=60).returncode == 0
 
     def _why_no_ref(self, ref: str) -> str:
         """Name the branches the remote does have: `gt-gen publish` without --source-ref

@@ -38,6 +38,17 @@ def test_unknown_ref_is_an_error(tmp_path: Path) -> None:
         GitSource(str(bare), "b" * 40, tmp_path / "cache")
 
 
+@pytest.mark.parametrize("remote", ["http://127.0.0.1:9/ci-data.git", "gone"])
+def test_an_unreachable_remote_is_blamed_not_the_commit(tmp_path: Path, remote: str) -> None:
+    """A pinned commit from a remote that does not answer (a refused connection, a vanished
+    repository): the error says the remote could not be reached, never that the commit is not
+    in it (which would send a user hunting for a wrong SHA)."""
+    where = remote if "://" in remote else f"file://{tmp_path / remote}.git"
+    with pytest.raises(GitError) as got:
+        GitSource(where, "b" * 40, tmp_path / "cache")
+    assert "cannot reach" in str(got.value) and "not found" not in str(got.value)
+
+
 def test_source_kind_detection(tmp_path: Path) -> None:
     from gt_gen.store.sources import detect_kind
 
