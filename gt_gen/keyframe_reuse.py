@@ -14,12 +14,25 @@ decode forward, counting, to frame k. The count it clamps to and picks the key i
 
 So when the stream's *only* sync point is its first packet, every seek lands on frame 0 of a
 flushed decoder, numbers it 0, and decodes forward: the frame it returns for index k is the
-k-th frame of a sequential decode from the start, which the whole-video decode is. The
-conditions, all checked (any that fails: OpenCV seeks as before, and results.json says why):
+k-th frame of a sequential decode from the start, which the whole-video decode is. With
+several sync points (a long video, a scene cut, a short GOP) the seek lands on one of them,
+and the frame it returns is still the sequential decode's k-th frame when (a) a decoder
+started at *any* sync point decodes the same frames as one that ran from the start, (b) the
+first frame it outputs there is that sync point's picture, and (c) OpenCV numbers that frame
+by its index: (a) holds when every sync point is an IDR picture (:mod:`gt_gen.nal`), (b) when
+no packet crosses a sync point (nothing decoded before it is shown after it, nothing decoded
+after it is shown before it: no open-GOP leading pictures), and (c) when the timestamps are
+evenly spaced from the stream's start time at exactly the stream's frame rates (OpenCV
+numbers a frame round(fps * (pts - start) * time_base)). Wherever OpenCV's seek lands, and
+however often it backs off, it then counts forward through the same frames.
+
+The conditions, all checked (any that fails: OpenCV seeks as before, and results.json says why):
 
 1. the container declares a frame count, and the decode gave exactly that many frames;
-2. exactly one packet is a sync point, and it is the first (a file without a sync-sample
-   table marks every packet, so it is never reused);
+2. the first packet is a sync point, and it is the only one, or every sync point satisfies
+   (a)-(c) above (H.264/HEVC in MP4/MOV, whose NAL units are length-prefixed; any other
+   stream with several sync points is refused; a file without a sync-sample table marks
+   every packet, so only an all-IDR stream passes);
 3. every frame has a timestamp, increasing (the numbering above reads them);
 4. OpenCV itself opens the file, reports the same frame count, and its frame 0 equals the
    whole decode's frame 0 pixel for pixel: the same decoder and colour conversion on this
@@ -39,17 +52,73 @@ import numpy as np
 from gt_gen.video_decode import StreamInfo
 
 
-def why_not_reusable(info: StreamInfo) -> str | None:
-    """Which of conditions 1-3 a decoded stream fails (``None``: all hold)."""
+def why_not_reusable(info: StreamInfo, *, several_gops: bool = True) -> str | None:
+    """Which of conditions 1-3 a decoded stream fails (``None``: all hold). ``several_gops``:
+    whether a stream with several sync points may pass (condition 2's second half); the
+    packet-only probe of a key-frame read, which has no frame timestamps, says no."""
     if info.declared <= 0:
         return "the container declares no frame count"
     if info.decoded != info.declared:
         return f"decoded {info.decoded} frames but the container declares {info.declared}"
-    if info.sync_packets != 1 or not info.first_packet_sync:
-        return (f"{info.sync_packets} sync points" if info.sync_packets != 1 else
-                "the sync point is not the first packet") + " (OpenCV's seek may start elsewhere)"
+    if not info.first_packet_sync:
+        return (f"{info.sync_packets} sync points, " if info.sync_packets != 1 else "") + \
+            "the first packet is not a sync point (OpenCV's seek may start elsewhere)"
     if not info.pts_increasing:
         return "frame timestamps missing or not increasing"
+    if info.sync_packets == 1:
+        return None
+    if not several_gops:
+        return f"{info.sync_packets} sync points (OpenCV's seek may start elsewhere)"
+    return _why_not_every_sync_point(info)
+
+
+def _why_not_every_sync_point(info: StreamInfo) -> str | None:
+    """Conditions (a)-(c) of the module docstring for a stream with several sync points."""
+    n = info.sync_packets
+    head = f"{n} sync points"
+    if info.codec not in ("h264", "hevc") or not info.nal_size:
+        return (f"{head} in a {info.codec or 'unknown'} stream whose pictures are not read "
+                "(only length-prefixed H.264/HEVC; OpenCV's seek may start elsewhere)")
+    if info.sync_idr != n:
+        return (f"{head}, {n - info.sync_idr} of them not an IDR picture (an open GOP: OpenCV's "
+                "seek there may decode other frames)")
+    pts = info.packet_pts
+    if any(p is None for p in pts) or len(pts) != info.packets:
+        return f"{head}, and a packet without a timestamp"
+    ints = [int(p) for p in pts if p is not None]
+    before = [0] * len(ints)  # before[i]: the largest timestamp of packets [0, i)
+    after = [0] * len(ints)   # after[i]: the smallest of packets [i, n)
+    hi: int | None = None
+    for i, p in enumerate(ints):
+        before[i] = hi if hi is not None else p - 1
+        hi = p if hi is None else max(hi, p)
+    lo: int | None = None
+    for i in range(len(ints) - 1, -1, -1):
+        lo = ints[i] if lo is None else min(lo, ints[i])
+        after[i] = lo
+    for s in info.sync_at:
+        if before[s] >= ints[s] or after[s] < ints[s]:
+            return (f"{head}, and a frame decoded on one side of the sync point at packet {s} "
+                    "is shown on the other (leading pictures: OpenCV's seek there differs)")
+    return _why_not_evenly_timed(info, head)
+
+
+def _why_not_evenly_timed(info: StreamInfo, head: str) -> str | None:
+    """Condition (c): frame i at start + i * d exactly, d one frame at every rate the stream
+    states (OpenCV may take either: the average or the base rate)."""
+    f = info.frame_pts
+    if len(f) != info.decoded or any(p is None for p in f) or info.time_base is None:
+        return f"{head}, and frame timestamps or the time base missing"
+    first = int(f[0])  # type: ignore[arg-type]
+    d = int(f[1]) - first if len(f) > 1 else 0  # type: ignore[arg-type]
+    uneven = (d <= 0 or info.start_time != first
+              or any(int(p) != first + i * d for i, p in enumerate(f)))  # type: ignore[arg-type]
+    if uneven:
+        return (f"{head}, and frame timestamps not evenly spaced from the stream's start "
+                "(OpenCV numbers a seek's frames by timestamp)")
+    if not info.rates or any(r is None or r * d * info.time_base != 1 for r in info.rates):
+        return (f"{head}, and the stream's frame rates ({', '.join(str(r) for r in info.rates)}) "
+                f"are not one frame per {d} x {info.time_base} s (OpenCV numbers frames by them)")
     return None
 
 
@@ -66,7 +135,7 @@ def seeks_are_sequential(path: Path, total: int) -> bool:
             if not container.streams.video:
                 return False
             stream = container.streams.video[0]
-            info.declared = int(stream.frames or 0)
+            info.open_stream(stream)
             stamps: list[int | None] = []
             for packet in container.demux(stream):
                 info.count_packet(packet)
@@ -77,7 +146,7 @@ def seeks_are_sequential(path: Path, total: int) -> bool:
     info.decoded = info.packets
     # Packets come in decode order; distinct timestamps are increasing in output order.
     info.pts_increasing = None not in stamps and len(set(stamps)) == len(stamps)
-    return info.declared == total and why_not_reusable(info) is None
+    return info.declared == total and why_not_reusable(info, several_gops=False) is None
 
 
 def key_frames_from_decode(path: Path, keys: tuple[str, ...], at: Mapping[int, np.ndarray],
@@ -108,4 +177,6 @@ def key_frames_from_decode(path: Path, keys: tuple[str, ...], at: Mapping[int, n
     frames = {k: at[i] for k, i in indices.items()}
     return (fr.FrameSet(frames, sources={k: str(path) for k in indices}, indices=indices,
                         total=info.declared),
-            "the whole-video decode: one sync point, OpenCV's frame count and frame 0 match")
+            "the whole-video decode: " + ("one sync point" if info.sync_packets == 1 else
+                                          f"{info.sync_packets} IDR sync points, evenly timed")
+            + ", OpenCV's frame count and frame 0 match")

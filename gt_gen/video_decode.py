@@ -21,7 +21,8 @@ import io
 import queue
 import threading
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -107,13 +108,52 @@ class StreamInfo:
     pts_increasing: bool = True
     #: Packets with data seen so far.
     packets: int = 0
+    #: What a seek to a later sync point depends on (:mod:`gt_gen.keyframe_reuse`): the codec,
+    #: the NAL length size of its packets (0: not length-prefixed), how many sync packets are
+    #: IDR pictures (:mod:`gt_gen.nal`), each data packet's timestamp in decode order and the
+    #: positions of the sync ones, every frame's timestamp in output order, and the stream's
+    #: time base, start time and frame rates (OpenCV numbers a seek's frames from these).
+    codec: str = ""
+    nal_size: int = 0
+    sync_idr: int = 0
+    packet_pts: list[int | None] = field(default_factory=list)
+    sync_at: list[int] = field(default_factory=list)
+    frame_pts: list[int | None] = field(default_factory=list)
+    time_base: Fraction | None = None
+    start_time: int | None = None
+    rates: tuple[Fraction | None, ...] = ()
+
+    def open_stream(self, stream: object) -> None:
+        """Note what the stream header says (before any packet)."""
+        from gt_gen.nal import length_size
+
+        cc = getattr(stream, "codec_context", None)
+        self.codec = str(getattr(cc, "name", "") or "")
+        try:
+            extradata = bytes(getattr(cc, "extradata", None) or b"")
+        except (TypeError, ValueError):
+            extradata = b""
+        self.nal_size = length_size(self.codec, extradata)
+        self.declared = int(getattr(stream, "frames", 0) or 0)
+        tb = getattr(stream, "time_base", None)
+        self.time_base = Fraction(tb) if tb else None
+        self.start_time = getattr(stream, "start_time", None)
+        self.rates = tuple(Fraction(r) if r else None for r in
+                           (getattr(stream, "average_rate", None), getattr(stream, "base_rate", None)))
 
     def count_packet(self, packet: object) -> None:
-        """Note one demuxed packet (its sync flag); flush packets (no data) do not count."""
+        """Note one demuxed packet (its sync flag, timestamp and, for a sync packet, whether it
+        is an IDR picture); flush packets (no data) do not count."""
         if getattr(packet, "size", 0):
             if getattr(packet, "is_keyframe", False):
                 self.sync_packets += 1
                 self.first_packet_sync |= self.packets == 0
+                self.sync_at.append(self.packets)
+                if self.nal_size:
+                    from gt_gen.nal import is_idr
+
+                    self.sync_idr += is_idr(self.codec, bytes(packet), self.nal_size)  # type: ignore[call-overload]
+            self.packet_pts.append(getattr(packet, "pts", None))
             self.packets += 1
 
 
@@ -141,13 +181,14 @@ def bgr_frames(video: str | Path | bytes, matrix: str = "auto", *, where: str | 
             stream.thread_type = "AUTO"
             info.tag = tag_name(stream.codec_context.colorspace)
             info.matrix = matrix_of_tag(info.tag) if matrix == "auto" else matrix
-            info.declared = int(stream.frames or 0)
+            info.open_stream(stream)
             last_pts: int | None = None
             # container.decode(stream) is this loop; it is spelt out for the packets' sync flags.
             for packet in container.demux(stream):
                 info.count_packet(packet)
                 for frame in packet.decode():
                     pts = frame.pts
+                    info.frame_pts.append(pts)
                     if pts is None or (last_pts is not None and pts <= last_pts):
                         info.pts_increasing = False
                     last_pts = pts if pts is not None else last_pts

@@ -257,15 +257,17 @@ def test_images_in_any_mode_and_sglangs_jpg_first(setup) -> None:
 
 
 def test_whole_video_key_frames_come_from_the_decode_only_where_provably_opencvs(setup) -> None:
-    """--frames all: a one-GOP candidate's key frames are taken from its whole decode, a
-    candidate with many GOPs is still read by OpenCV's seek; either way every key-frame metric
-    is the one a plain key-frame compare (sglang's read) gives, and results.json says which."""
+    """--frames all: the key frames of a one-GOP candidate and of one with many closed (IDR)
+    GOPs are taken from its whole decode, an open-GOP candidate's are still read by OpenCV's
+    seek; either way every key-frame metric is the one a plain key-frame compare (sglang's
+    read) gives, and results.json says which."""
     from tests.media import VideoSpec, encode
 
     _with_gt_video(setup)
     src = pattern_frames(25)
     noisy = np.clip(src.astype(int) + np.random.default_rng(3).integers(-6, 6, src.shape), 0, 255).astype(np.uint8)
-    for name, options in (("one_gop", {"crf": "18"}), ("many_gops", {"crf": "18", "g": "5", "bf": "2"})):
+    for name, options in (("one_gop", {"crf": "18"}), ("many_gops", {"crf": "18", "g": "5", "bf": "2"}),
+                          ("open_gops", {"crf": "18", "x264-params": "keyint=5:min-keyint=5:scenecut=0:open-gop=1"})):
         cand = setup["tmp"] / name
         encode(cand / "vid_1gpu.mp4", VideoSpec(name, options=options), frames=noisy)
         runs = {}
@@ -277,9 +279,11 @@ def test_whole_video_key_frames_come_from_the_decode_only_where_provably_opencvs
         assert runs["all"]["frames"] == runs["key"]["frames"] and runs["all"]["status"] == runs["key"]["status"]
         source = runs["all"]["whole_video"]["candidate"]["key_frames_from"]
         if name == "one_gop":
-            assert source.startswith("the whole-video decode"), source
+            assert source.startswith("the whole-video decode: one sync point"), source
+        elif name == "many_gops":
+            assert source.startswith("the whole-video decode: 5 IDR sync points"), source
         else:
-            assert source.startswith("OpenCV's seek") and "sync points" in source, source
+            assert source.startswith("OpenCV's seek") and "not an IDR picture" in source, source
         assert all(k["curve_equals_key_frame"] for k in runs["all"]["whole_video"]["key_frames"].values())
 
 
