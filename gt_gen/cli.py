@@ -71,11 +71,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_thread_blas() -> None:
+    """numpy's OpenBLAS at one thread, unless the user chose a count or numpy is already in.
+
+    Why: at import OpenBLAS starts a worker per core, and after each call they busy-wait
+    (sched_yield) for a while. gt-gen does no numpy BLAS work that threads would speed up (its
+    heavy numerics are its C kernel, FFmpeg and torch, which has its own pool), but on a 2-core
+    runner those spinning workers took 0.12 CPU-s at numpy's import alone and 8% of a 10-case
+    whole-video compare's CPU (issue 14: per-case costs). Read once, at OpenBLAS's start: it
+    must be set before numpy is imported, so here, before any command runs."""
+    import os
+
+    if "numpy" not in sys.modules:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every outcome is an exit code (0 / 1 gate / 2 bad input / 3 bug).
 
     ``--debug`` adds the traceback above the same one line and never changes the exit code:
     a CI step must fail the same way whether or not someone turned on debugging."""
+    one_thread_blas()
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)

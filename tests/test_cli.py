@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,39 @@ def test_missing_paths_are_named_for_what_they_are(tmp_path: Path, capsys: pytes
         assert "not found" in err or "no such" in err, (what, err)
         assert "--thresholds" not in err, (what, err)  # `thresholds check` has no such flag
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def _blas_probe(code: str, env_extra: dict[str, str] | None = None) -> tuple[str, int]:
+    """Runs ``code`` (which may call gt-gen's main), then imports numpy and reports the
+    OPENBLAS_NUM_THREADS the process ended with and its thread count (OpenBLAS's workers are
+    threads of the process, started at numpy's import)."""
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    env.update(env_extra or {})
+    probe = (f"{code}\nimport os, numpy\nnumpy.ones((64, 64)) @ numpy.ones((64, 64))\n"
+             "print(os.environ.get('OPENBLAS_NUM_THREADS'), len(os.listdir('/proc/self/task')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env,
+                         cwd=Path(__file__).resolve().parent.parent, check=True).stdout.split()
+    return out[0], int(out[1])
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc to count threads")
+def test_numpys_blas_pool_is_one_thread_in_gt_gen_unless_the_user_chose() -> None:
+    """OpenBLAS's spinning workers cost CPU on a small runner (cli.one_thread_blas): gt-gen's
+    entry point keeps numpy's BLAS at one thread, respects a count the user set, and leaves
+    a process that imported numpy before it alone."""
+    import os
+
+    run_main = ("import contextlib, io\nfrom gt_gen.cli import main\n"
+                "with contextlib.redirect_stdout(io.StringIO()):\n    try:\n        main(['--version'])\n"
+                "    except SystemExit:\n        pass")
+    value, threads = _blas_probe(run_main)
+    assert value == "1" and threads == 1, (value, threads)
+    if (os.cpu_count() or 1) >= 2:  # what it avoids: OpenBLAS's own workers
+        plain_value, plain_threads = _blas_probe("")
+        assert plain_value == "None" and plain_threads > 1, (plain_value, plain_threads)
+    assert _blas_probe(run_main, {"OPENBLAS_NUM_THREADS": "2"})[0] == "2"
+    first = "import numpy\n" + run_main
+    assert _blas_probe(first)[0] == "None"
