@@ -29,6 +29,7 @@ load average is printed too):
   the target 2 s + 0.2 s per case on CPU.
 
     python scripts/bench_compare.py [--device cpu|cuda] [--cases 10] [--repeat 3] [--small]
+    python scripts/bench_compare.py --ab BASE_CHECKOUT [--repeat 5] ...   # before/after, same rounds
 
 ``--small`` shrinks everything (3 cases of 25 x 320 x 192, 2 of 25 x 256 x 160, one repeat)
 so that the script itself can be checked in seconds on a small CPU. Prints JSON.
@@ -293,6 +294,60 @@ def bench_shape(root: Path, name: str, count: int, shape: tuple[int, int, int], 
             "load_average": [round(load0, 2), round(os.getloadavg()[0], 2)]}
 
 
+def ab_shape(root: Path, name: str, count: int, shape: tuple[int, int, int], device: str,
+             rounds: int, checkouts: dict[str, Path]) -> dict:
+    """Before/after in one run: the whole-video figures of each checkout, measured in the same
+    rounds (their order alternating), each beside that round's decode floor. Two checkouts
+    timed one after the other on a shared machine differ by its drift between minutes (the
+    same code measured 1.27x and 1.55x on two H200s); within a round they see the same
+    machine. Per checkout: median per-case seconds, ratio to the floor and CPU seconds, the
+    per-round ratios, and where its key frames came from (results.json of case 0)."""
+    global CHECKOUT
+    group = build_group(root, name, count, shape)
+    ids: list[str] = group["ids"]  # type: ignore[assignment]
+    out = root / name / "out"
+    whole = ("--frames", "all", "--gate-frames", "all")
+
+    def floor() -> float:
+        t0 = time.perf_counter()
+        decode(group["gt_mp4"])
+        decode(group["cand_mp4"])
+        return time.perf_counter() - t0
+
+    floor()
+    for repo in checkouts.values():  # warm-up, not counted: kernel builds, disk cache
+        CHECKOUT = repo
+        cli(group, out, ids[:1], device, *whole)
+    runs: dict[str, list[dict]] = {k: [] for k in checkouts}
+    for r in range(rounds):
+        f0 = floor()
+        got = {}
+        for label in (list(checkouts) if r % 2 == 0 else list(checkouts)[::-1]):
+            CHECKOUT = checkouts[label]
+            w1 = cli(group, out, ids[:1], device, *whole)
+            c1 = CPU[-1]
+            wn = cli(group, out, ids, device, *whole)
+            cn = CPU[-1]
+            case0 = json.loads((out / "results.json").read_text())["cases"][0]
+            got[label] = (w1, wn, c1, cn, case0.get("whole_video", {}).get("candidate", {}).get("key_frames_from"))
+        fl = (f0 + floor()) / 2
+        for label, (w1, wn, c1, cn, src) in got.items():
+            per = (wn - w1) / (count - 1)
+            runs[label].append({"floor": fl, "per": per, "ratio": per / fl, "cpu": (cn - c1) / (count - 1),
+                                "startup": w1 - per, "src": src})
+
+    def med(rs: list[dict], key: str, digits: int) -> float:
+        return round(statistics.median(x[key] for x in rs), digits)
+
+    return {"shape": {"frames": shape[0], "width": shape[1], "height": shape[2]}, "cases": count,
+            "rounds": rounds, "decode_floor_s": round(statistics.median(x["floor"] for x in runs[next(iter(runs))]), 3),
+            "checkouts": {label: {"path": str(checkouts[label]), "whole_per_case_s": med(rs, "per", 3),
+                                  "whole_ratio": med(rs, "ratio", 2),
+                                  "whole_ratio_per_round": [round(x["ratio"], 2) for x in rs],
+                                  "cpu_whole_per_case_s": med(rs, "cpu", 3), "startup_s": med(rs, "startup", 2),
+                                  "key_frames_from": rs[0]["src"]} for label, rs in runs.items()}}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
@@ -305,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", default=None, help="build the synthetic group here and keep it")
     ap.add_argument("--repo", default=None, help="time the CLI of this gt-gen checkout instead")
     ap.add_argument("--only", choices=("big", "ltx"), default=None, help="one shape only")
+    ap.add_argument("--ab", default=None, metavar="BASE",
+                    help="before/after: time this checkout and the gt-gen checkout BASE in the same "
+                         "rounds, alternating (whole-video figures only)")
     ap.add_argument("--no-sequential", action="store_true",
                     help="skip timing the sequential reference path (GT_GEN_COMPARE_PIPELINE=0)")
     args = ap.parse_args(argv)
@@ -331,6 +389,15 @@ def main(argv: list[str] | None = None) -> int:
             if args.only and name != args.only:
                 continue
             print(f"{name}: {count} case(s) of {shape[0]}x{shape[1]}x{shape[2]}", file=sys.stderr, flush=True)
+            if args.ab:
+                ab = report["shapes"][name] = ab_shape(root, name, count, shape, args.device, repeat,
+                                                       {"this": CHECKOUT, "base": Path(args.ab).resolve()})
+                for label, c in ab["checkouts"].items():
+                    print(f"{name} [{label}]: whole video {c['whole_per_case_s']:.3f} s/case = {c['whole_ratio']}x "
+                          f"the decode floor {ab['decode_floor_s']:.3f} s (rounds {c['whole_ratio_per_round']}); "
+                          f"CPU {c['cpu_whole_per_case_s']:.3f} s/case; key frames from: {c['key_frames_from']}",
+                          file=sys.stderr, flush=True)
+                continue
             r = report["shapes"][name] = bench_shape(root, name, count, shape, args.device, repeat,
                                                          sequential=not args.no_sequential)
             print(f"{name}: whole video {r['whole_per_case_s']:.3f} s/case = {r['whole_ratio']}x the "
