@@ -136,6 +136,7 @@ def seeks_are_sequential(path: Path, total: int) -> bool:
                 return False
             stream = container.streams.video[0]
             info.open_stream(stream)
+            info.nal_size = 0  # a single sync point is all this probe accepts: no NAL reading
             stamps: list[int | None] = []
             for packet in container.demux(stream):
                 info.count_packet(packet)

@@ -15,6 +15,9 @@ is "not known to be IDR", so the caller falls back to OpenCV's own seek: fail cl
 
 from __future__ import annotations
 
+#: A packet's bytes: ``bytes``, or a ``memoryview`` of the demuxer's buffer (no copy).
+Data = bytes | bytearray | memoryview
+
 #: VCL NAL unit types (the picture's slices) and the IDR ones among them, per codec.
 _H264_VCL, _H264_IDR = frozenset(range(1, 6)), frozenset({5})
 _HEVC_VCL, _HEVC_IDR = frozenset(range(0, 32)), frozenset({19, 20})
@@ -35,7 +38,7 @@ def length_size(codec: str, extradata: bytes | None) -> int:
     return size if size in (1, 2, 4) else 0
 
 
-def nal_types(codec: str, data: bytes, size: int) -> list[int] | None:
+def nal_types(codec: str, data: Data, size: int) -> list[int] | None:
     """The NAL unit types of one length-prefixed packet in order, or ``None`` if the lengths do
     not tile the packet exactly (malformed: not trusted)."""
     out: list[int] = []
@@ -55,7 +58,7 @@ def nal_types(codec: str, data: bytes, size: int) -> list[int] | None:
     return out or None
 
 
-def is_idr(codec: str, data: bytes, size: int) -> bool:
+def is_idr(codec: str, data: Data, size: int) -> bool:
     """True only if the packet is a whole IDR picture: it parses, has slices, and every slice
     is an IDR slice (a picture mixing IDR and non-IDR slices is not allowed, and not trusted)."""
     if size not in (1, 2, 4) or codec not in ("h264", "hevc"):

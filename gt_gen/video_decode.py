@@ -152,7 +152,7 @@ class StreamInfo:
                 if self.nal_size:
                     from gt_gen.nal import is_idr
 
-                    self.sync_idr += is_idr(self.codec, bytes(packet), self.nal_size)  # type: ignore[call-overload]
+                    self.sync_idr += is_idr(self.codec, memoryview(packet), self.nal_size)  # type: ignore[arg-type]
             self.packet_pts.append(getattr(packet, "pts", None))
             self.packets += 1
 

@@ -100,7 +100,7 @@ def test_real_encoder_packets(tmp_path: Path) -> None:
             s = c.streams.video[0]
             size = length_size(s.codec_context.name, bytes(s.codec_context.extradata or b""))
             assert size == 4
-            return [(p.is_keyframe, is_idr(s.codec_context.name, bytes(p), size))
+            return [(p.is_keyframe, is_idr(s.codec_context.name, memoryview(p), size))  # no copy, as StreamInfo reads
                     for p in c.demux(s) if p.size]
 
     closed = encode(tmp_path / "closed.mp4", VideoSpec("c", n=24, options={"crf": "23", "g": "8", "bf": "2"}))
