@@ -45,6 +45,7 @@ frames, other containers) checks the rule against OpenCV in ``tests/test_keyfram
 from __future__ import annotations
 
 from collections.abc import Mapping
+from itertools import accumulate
 from pathlib import Path
 
 import numpy as np
@@ -82,22 +83,13 @@ def _why_not_every_sync_point(info: StreamInfo) -> str | None:
     if info.sync_idr != n:
         return (f"{head}, {n - info.sync_idr} of them not an IDR picture (an open GOP: OpenCV's "
                 "seek there may decode other frames)")
-    pts = info.packet_pts
-    if any(p is None for p in pts) or len(pts) != info.packets:
+    if any(p is None for p in info.packet_pts) or len(info.packet_pts) != info.packets:
         return f"{head}, and a packet without a timestamp"
-    ints = [int(p) for p in pts if p is not None]
-    before = [0] * len(ints)  # before[i]: the largest timestamp of packets [0, i)
-    after = [0] * len(ints)   # after[i]: the smallest of packets [i, n)
-    hi: int | None = None
-    for i, p in enumerate(ints):
-        before[i] = hi if hi is not None else p - 1
-        hi = p if hi is None else max(hi, p)
-    lo: int | None = None
-    for i in range(len(ints) - 1, -1, -1):
-        lo = ints[i] if lo is None else min(lo, ints[i])
-        after[i] = lo
+    pts = [int(p) for p in info.packet_pts]  # type: ignore[arg-type]
+    shown_before = list(accumulate(pts, max))  # [i]: the latest timestamp of packets [0, i]
+    shown_after = list(accumulate(reversed(pts), min))[::-1]  # [i]: the earliest of [i, n)
     for s in info.sync_at:
-        if before[s] >= ints[s] or after[s] < ints[s]:
+        if (s and shown_before[s - 1] >= pts[s]) or shown_after[s] < pts[s]:
             return (f"{head}, and a frame decoded on one side of the sync point at packet {s} "
                     "is shown on the other (leading pictures: OpenCV's seek there differs)")
     return _why_not_evenly_timed(info, head)
@@ -106,13 +98,11 @@ def _why_not_every_sync_point(info: StreamInfo) -> str | None:
 def _why_not_evenly_timed(info: StreamInfo, head: str) -> str | None:
     """Condition (c): frame i at start + i * d exactly, d one frame at every rate the stream
     states (OpenCV may take either: the average or the base rate)."""
-    f = info.frame_pts
-    if len(f) != info.decoded or any(p is None for p in f) or info.time_base is None:
+    if len(info.frame_pts) != info.decoded or None in info.frame_pts or info.time_base is None:
         return f"{head}, and frame timestamps or the time base missing"
-    first = int(f[0])  # type: ignore[arg-type]
-    d = int(f[1]) - first if len(f) > 1 else 0  # type: ignore[arg-type]
-    uneven = (d <= 0 or info.start_time != first
-              or any(int(p) != first + i * d for i, p in enumerate(f)))  # type: ignore[arg-type]
+    f = [int(p) for p in info.frame_pts]  # type: ignore[arg-type]
+    d = f[1] - f[0] if len(f) > 1 else 0
+    uneven = d <= 0 or info.start_time != f[0] or any(p != f[0] + i * d for i, p in enumerate(f))
     if uneven:
         return (f"{head}, and frame timestamps not evenly spaced from the stream's start "
                 "(OpenCV numbers a seek's frames by timestamp)")
@@ -135,8 +125,7 @@ def seeks_are_sequential(path: Path, total: int) -> bool:
             if not container.streams.video:
                 return False
             stream = container.streams.video[0]
-            info.open_stream(stream)
-            info.nal_size = 0  # a single sync point is all this probe accepts: no NAL reading
+            info.open_stream(stream, read_nal=False)  # it accepts a single sync point only
             stamps: list[int | None] = []
             for packet in container.demux(stream):
                 info.count_packet(packet)

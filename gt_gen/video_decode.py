@@ -123,8 +123,9 @@ class StreamInfo:
     start_time: int | None = None
     rates: tuple[Fraction | None, ...] = ()
 
-    def open_stream(self, stream: object) -> None:
-        """Note what the stream header says (before any packet)."""
+    def open_stream(self, stream: object, *, read_nal: bool = True) -> None:
+        """Note what the stream header says (before any packet). ``read_nal=False``: sync
+        packets are counted but not parsed (a probe that accepts one sync point only)."""
         from gt_gen.nal import length_size
 
         cc = getattr(stream, "codec_context", None)
@@ -133,7 +134,7 @@ class StreamInfo:
             extradata = bytes(getattr(cc, "extradata", None) or b"")
         except (TypeError, ValueError):
             extradata = b""
-        self.nal_size = length_size(self.codec, extradata)
+        self.nal_size = length_size(self.codec, extradata) if read_nal else 0
         self.declared = int(getattr(stream, "frames", 0) or 0)
         tb = getattr(stream, "time_base", None)
         self.time_base = Fraction(tb) if tb else None

@@ -101,6 +101,14 @@ def decode(path: Path) -> int:
     return n
 
 
+def decode_floor(group: dict) -> float:
+    """Seconds to decode one case's two mp4s, one after the other: the decode floor."""
+    t0 = time.perf_counter()
+    decode(group["gt_mp4"])
+    decode(group["cand_mp4"])
+    return time.perf_counter() - t0
+
+
 def check_floor_pixels(path: Path) -> None:
     """The floor decodes what compare decodes: its first and last frames equal gt-gen's
     (``decode_all`` is RGB, the floor BGR)."""
@@ -219,10 +227,7 @@ def bench_shape(root: Path, name: str, count: int, shape: tuple[int, int, int], 
     check_floor_pixels(group["cand_mp4"])
 
     def decode_both() -> float:
-        t0 = time.perf_counter()
-        decode(group["gt_mp4"])
-        decode(group["cand_mp4"])
-        return time.perf_counter() - t0
+        return decode_floor(group)
 
     def decode_concurrent() -> float:
         t0 = time.perf_counter()
@@ -308,19 +313,13 @@ def ab_shape(root: Path, name: str, count: int, shape: tuple[int, int, int], dev
     out = root / name / "out"
     whole = ("--frames", "all", "--gate-frames", "all")
 
-    def floor() -> float:
-        t0 = time.perf_counter()
-        decode(group["gt_mp4"])
-        decode(group["cand_mp4"])
-        return time.perf_counter() - t0
-
-    floor()
+    decode_floor(group)  # warm-up: page cache, libraries
     for repo in checkouts.values():  # warm-up, not counted: kernel builds, disk cache
         CHECKOUT = repo
         cli(group, out, ids[:1], device, *whole)
     runs: dict[str, list[dict]] = {k: [] for k in checkouts}
     for r in range(rounds):
-        f0 = floor()
+        f0 = decode_floor(group)
         got = {}
         for label in (list(checkouts) if r % 2 == 0 else list(checkouts)[::-1]):
             CHECKOUT = checkouts[label]
@@ -330,7 +329,7 @@ def ab_shape(root: Path, name: str, count: int, shape: tuple[int, int, int], dev
             cn = CPU[-1]
             case0 = json.loads((out / "results.json").read_text())["cases"][0]
             got[label] = (w1, wn, c1, cn, case0.get("whole_video", {}).get("candidate", {}).get("key_frames_from"))
-        fl = (f0 + floor()) / 2
+        fl = (f0 + decode_floor(group)) / 2
         for label, (w1, wn, c1, cn, src) in got.items():
             per = (wn - w1) / (count - 1)
             runs[label].append({"floor": fl, "per": per, "ratio": per / fl, "cpu": (cn - c1) / (count - 1),
