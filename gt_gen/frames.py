@@ -19,17 +19,14 @@ nothing here writes files.
 from __future__ import annotations
 
 import io
-import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
-os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg chatter would break one-line errors
-import cv2  # noqa: E402  (the log level must be set before import)
+import cv2  # OpenCV's and FFmpeg's log levels are set by gt_gen/__init__.py, imported first
 
-from gt_gen.errors import InputFileError, MissingFileError  # noqa: E402
+from gt_gen.errors import InputFileError, MissingFileError
 
 KEY_FRAMES = ("first", "mid", "last")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -315,3 +316,41 @@ def test_compare_turns_opencvs_pool_off_and_no_pixel_changes(setup) -> None:
     assert pooled[0].keys() == alone[0].keys()
     assert all(np.array_equal(pooled[0][k], alone[0][k]) for k in pooled[0])
     assert pooled[1:] == alone[1:]
+
+
+def test_a_cut_candidate_video_is_one_error_line_with_opencvs_log_untouched(setup) -> None:
+    """A candidate mp4 cut short at several points (in its data, and across its index, where
+    OpenCV finds a stream but no codec): exit 2 and stderr is gt-gen's one line,
+    nothing from OpenCV's C logger (which printed two ERROR lines above it for some cuts).
+    Run with the user's environment as it comes, no OPENCV_* variables set."""
+    import subprocess
+    import sys
+
+    _with_gt_video(setup)
+    data = (setup["gt"] / "vid_1gpu.mp4").read_bytes()
+    boxes, i = {}, 0  # the mp4's top-level boxes: cuts inside its index (moov) and its data
+    while i + 8 <= len(data) and int.from_bytes(data[i:i + 4], "big") >= 8:
+        boxes[data[i + 4:i + 8]] = (i, int.from_bytes(data[i:i + 4], "big"))
+        i += boxes[data[i + 4:i + 8]][1]
+    moov, moov_size = boxes[b"moov"]
+    mdat, mdat_size = boxes[b"mdat"]
+    cuts = [mdat + mdat_size // 2] + [moov + moov_size * k // 8 for k in range(1, 8)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_")}
+    refused = 0
+    for pct in cuts:
+        cand = setup["tmp"] / f"cut{pct}"
+        cand.mkdir()
+        (cand / "vid_1gpu.mp4").write_bytes(data[:pct])
+        for frames in ("key", "all"):
+            out = setup["tmp"] / f"cut{pct}-{frames}"
+            proc = subprocess.run([sys.executable, "-m", "gt_gen", "compare", "--cases", str(setup["cases"]),
+                                   "--group", "t", "--gt", str(setup["gt"]), "--candidate", str(cand),
+                                   "--thresholds", str(setup["th"]), "--out", str(out), "--clip-model", "none",
+                                   "--case", "vid", "--frames", frames],
+                                  capture_output=True, text=True, env=env, timeout=600)
+            lines = proc.stderr.splitlines()
+            assert len(lines) <= 1, (pct, frames, proc.stderr)
+            if proc.returncode == 2:
+                refused += 1
+                assert lines[0].startswith("gt-gen: error:") and not out.exists(), (pct, frames, proc.stderr)
+    assert refused >= 2  # the corpus really holds videos gt-gen refuses
