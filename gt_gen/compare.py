@@ -236,6 +236,17 @@ class _Side:
     info: Any = None
 
 
+def frame_alloc(device: str) -> Callable[[tuple[int, ...]], np.ndarray] | None:
+    """Where a :class:`~gt_gen.video_decode.FrameStream` puts the frames it decodes for
+    metrics on ``device``: on a GPU, chunk buffers of pinned host memory (they reach the GPU
+    without a staging copy); on the CPU none (each frame stays in its own decoded buffer)."""
+    if str(device).startswith("cuda"):
+        from gt_gen.metrics.fast_torch import pinned_empty
+
+        return pinned_empty  # type: ignore[no-any-return]
+    return None
+
+
 class CurvesJob:
     """Both videos of a case decoding now, each by its own worker (:class:`FrameStream`),
     for :func:`all_frame_curves` to measure as the frames arrive.
@@ -250,11 +261,7 @@ class CurvesJob:
                  device: str = "cpu") -> None:
         from gt_gen.video_decode import FrameStream
 
-        alloc = None
-        if str(device).startswith("cuda"):  # the metrics run there: decode into pinned memory
-            from gt_gen.metrics.fast_torch import pinned_empty
-
-            alloc = pinned_empty
+        alloc = frame_alloc(device)
         self.gt = FrameStream(gt_video, matrix, where=gt_where, alloc=alloc)
         self.cand = FrameStream(cand_video, matrix, where=cand_video, alloc=alloc)
         self.keep = set(keep)
@@ -423,6 +430,8 @@ class _Reader:
 
     def __init__(self, stream: Any, keep: set[int]) -> None:
         self.stream, self.keep = stream, keep
+        #: The stream's frames are BGR (kept frames are stored as RGB copies).
+        self.bgr = bool(getattr(stream, "bgr", False))
         self._chunks = stream.chunks()
         self.chunk: np.ndarray | None = None
         self.pos = 0  # next unread frame of self.chunk
@@ -459,7 +468,7 @@ class _Reader:
         assert self.chunk is not None and m > 0
         out = self.chunk[self.pos:self.pos + m]
         for idx in self.keep.intersection(range(self.count, self.count + m)):
-            self.at[idx] = out[idx - self.count].copy()
+            self.at[idx] = self._rgb_copy(out[idx - self.count])
         self.pos += m
         self.count += m
         self.last = out[m - 1]
@@ -470,10 +479,15 @@ class _Reader:
         while self.fill():
             self.take(self.avail())
 
+    def _rgb_copy(self, frame: np.ndarray) -> np.ndarray:
+        from gt_gen.video_decode import to_rgb
+
+        return to_rgb(np.ascontiguousarray(frame)) if self.bgr else frame.copy()
+
     def side(self) -> _Side:
         at = dict(self.at)
         if self.last is not None:
-            at.setdefault(self.count - 1, self.last.copy())
+            at.setdefault(self.count - 1, self._rgb_copy(self.last))
         info = self.stream.info
         return _Side(self.count, self.shape or (0, 0, 3), info.tag, info.matrix, at, info)
 
@@ -484,6 +498,7 @@ def _curves_streamed(job: CurvesJob, opts: CompareOptions, gates: dict[str, floa
     in-line path raises first: the GT's decode error, then the candidate's, then the metrics'
     (so after an error the streams before it in that order are read to their end)."""
     g, c = _Reader(job.gt, set()), _Reader(job.cand, set(job.keep))
+    assert g.bgr == c.bgr, "both streams of a case hand frames over the same way"
     vals: list[dict[str, float]] = []
     try:
         comparable: bool | None = None
@@ -495,7 +510,7 @@ def _curves_streamed(job: CurvesJob, opts: CompareOptions, gates: dict[str, floa
             gs, cs = g.take(m), c.take(m)
             if comparable:  # arrays, not lists: the batch goes to the kernel without a copy
                 vals += compute_pair_metrics(gs, cs, backend=opts.metrics_backend,  # type: ignore[arg-type]
-                                             device=opts.device, gates=gates)
+                                             device=opts.device, gates=gates, bgr=g.bgr)
         g.drain()
         c.drain()
     except Exception as exc:

@@ -164,6 +164,10 @@ def bgr_frames(video: str | Path | bytes, matrix: str = "auto", *, where: str | 
     unless ``matrix`` forces one), one at a time; ``info`` is filled in once the stream is
     open. Each array is only valid until the next one is asked for.
 
+    Why not libswscale's RGB24 output, which would save the channel swap: it is not BGR24's
+    mirror image on every input (on 10-bit H.264 frame 0 of the test corpus it was up to 4
+    levels off OpenCV's pixels), while a swap of OpenCV's own BGR24 is exact by construction.
+
     The same checks, in the same order and with the same one-line messages, as
     :func:`decode_all` (which is this, collected): a decode error names ``where``; no frame,
     or fewer than the container declares (a truncated file), is an error at the end."""
@@ -272,24 +276,39 @@ _END = object()
 
 
 class FrameStream:
-    """One video decoded (:func:`bgr_frames`, then RGB) by a worker thread into chunks of up
-    to :data:`CHUNK_FRAMES` frames ``[k, H, W, 3]``, handed over through a bounded queue.
+    """One video decoded (:func:`bgr_frames`) by a worker thread and handed over in chunks
+    ``[k, H, W, 3]`` through a bounded queue: BGR where :attr:`bgr` says so, else RGB.
 
-    Why: decoding and the metrics then run at once (PyAV/FFmpeg, OpenCV's channel swap and the
-    metric kernel all release the GIL), and the next case's videos can decode while this one
-    is measured. :meth:`chunks` gives the chunks in order and raises the decoder's error where
-    it happened, exactly as :func:`decode_all` would have; :meth:`close` stops the worker
-    (a closed stream's thread ends at its next frame)."""
+    Why: decoding and the metrics then run at once (PyAV/FFmpeg and the metric kernel release
+    the GIL), and the next case's videos can decode while this one is measured. :meth:`chunks`
+    gives the chunks in order and raises the decoder's error where it happened, exactly as
+    :func:`decode_all` would have; :meth:`close` stops the worker (a closed stream's thread
+    ends at its next frame).
+
+    Two ways to hand frames over:
+
+    * no ``alloc`` (the CPU metrics): each frame as libswscale wrote it, BGR, in its own
+      buffer (a new one per frame, which the reader then owns), as a one-frame chunk; the C
+      kernel measures BGR frames as their RGB images (``bgr=True``), bit for bit. Swapping
+      into batch buffers instead was a read and a write of every frame (and swapping in place
+      is ~10x slower: each 16-byte store overlaps the next load); with glibc's defaults each
+      new frame buffer was also fresh memory to fault in (:mod:`gt_gen.heap` keeps freed
+      frames for reuse). Up to ``depth`` x :data:`CHUNK_FRAMES` frames wait in the queue;
+    * ``alloc`` (e.g. pinned host memory, from which frames reach a GPU without a staging
+      copy): chunks of up to :data:`CHUNK_FRAMES` frames in buffers from ``alloc``, recycled,
+      up to ``depth`` chunks queued."""
 
     def __init__(self, video: str | Path | bytes, matrix: str = "auto", *,
                  where: str | Path | None = None, depth: int = DEPTH,
                  alloc: Callable[[tuple[int, ...]], np.ndarray] | None = None) -> None:
         self.video, self.matrix, self.where = video, matrix, where
-        #: Allocates the chunk buffers (uint8, the given shape): e.g. pinned host memory, from
-        #: which the frames reach a GPU without a staging copy.
-        self.alloc = alloc or (lambda shape: np.empty(shape, np.uint8))
+        #: Allocates the chunk buffers (uint8, the given shape); None: frames go as decoded.
+        self.alloc = alloc
+        #: Whether the chunks are BGR (frames as decoded) rather than RGB (chunk buffers).
+        self.bgr = alloc is None
         self.info = StreamInfo()
-        self._q: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
+        ahead = max(1, depth) * (CHUNK_FRAMES if alloc is None else 1)
+        self._q: queue.Queue[object] = queue.Queue(maxsize=ahead)
         self._stop = threading.Event()
 
     def start(self, submit: Callable[[Callable[[], None]], object] | None = None) -> FrameStream:
@@ -310,9 +329,27 @@ class FrameStream:
         return False
 
     def run(self) -> None:
-        """The decoder: every frame into chunk buffers, each chunk queued when full."""
+        """The decoder: every frame queued as it is (no ``alloc``) or into chunk buffers."""
         if self._stop.is_set():
             return
+        if self.alloc is None:
+            self._run_direct()
+        else:
+            self._run_chunked(self.alloc)
+
+    def _run_direct(self) -> None:
+        frames = bgr_frames(self.video, self.matrix, where=self.where, info=self.info)
+        try:
+            for bgr in frames:
+                if self._stop.is_set() or not self._put(bgr[None]):
+                    return
+            self._put(_END)
+        except BaseException as exc:  # noqa: BLE001  (handed to the reader, raised there)
+            self._put(_Failed(exc))
+        finally:
+            frames.close()
+
+    def _run_chunked(self, alloc: Callable[[tuple[int, ...]], np.ndarray]) -> None:
         frames = bgr_frames(self.video, self.matrix, where=self.where, info=self.info)
         # Chunk buffers are recycled, never freed. A fresh buffer above glibc's mmap threshold
         # (32 MB at most) is a fresh mmap whose first touch page-faults: 2.2 ms per 1536x1024
@@ -339,7 +376,7 @@ class FrameStream:
                     if not pool or pool[0].shape != (per, *bgr.shape):
                         pool, turn = [], 0
                     if len(pool) < self._q.maxsize + 2:
-                        pool.append(self.alloc((per, *bgr.shape)))
+                        pool.append(alloc((per, *bgr.shape)))
                     buf, k = pool[turn % len(pool)], 0
                     turn += 1
                 to_rgb(bgr, buf[k])
@@ -359,8 +396,8 @@ class FrameStream:
     def chunks(self) -> Iterator[np.ndarray]:
         """The decoded chunks in order; the decoder's error is raised where it happened.
 
-        A chunk is valid until the reader asks for the one after the next (its buffer is then
-        refilled, see :meth:`run`): copy what must outlive that."""
+        With ``alloc`` a chunk is valid until the reader asks for the one after the next (its
+        buffer is then refilled, see :meth:`_run_chunked`): copy what must outlive that."""
         while True:
             item = self._q.get()
             if item is _END:

@@ -128,11 +128,18 @@ def _fix(p: Plan) -> Plan:
     return p
 
 
+def _buffers(shape: tuple[int, ...]) -> np.ndarray:
+    return np.empty(shape, np.uint8)
+
+
 @settings(max_examples=80, deadline=None)
 @given(g=plans, c=plans, chunk=st.sampled_from([1, 2, 3, 8]), depth=st.sampled_from([1, 2]),
-       same_content=st.booleans(), same_count=st.booleans(), with_keys=st.booleans())
+       same_content=st.booleans(), same_count=st.booleans(), with_keys=st.booleans(),
+       chunked=st.booleans())
 def test_pipelined_equals_in_line(g: Plan, c: Plan, chunk: int, depth: int, same_content: bool,
-                                  same_count: bool, with_keys: bool, monkeypatch_session) -> None:
+                                  same_count: bool, with_keys: bool, chunked: bool, monkeypatch_session) -> None:
+    """Both ways a stream hands frames over: one by one in their own buffers (the CPU) and in
+    recycled chunk buffers (a GPU's pinned memory, here plain arrays)."""
     if same_count:
         c.n = g.n
     g, c = _fix(g), _fix(c)
@@ -140,6 +147,7 @@ def test_pipelined_equals_in_line(g: Plan, c: Plan, chunk: int, depth: int, same
         c.seed, c.h, c.w = g.seed, g.h, g.w
     monkeypatch_session.setattr(vd, "CHUNK_FRAMES", chunk)
     monkeypatch_session.setattr(vd, "DEPTH", depth)
+    monkeypatch_session.setattr(cmp, "frame_alloc", lambda device: _buffers if chunked else None)
     gk = _keys(g) if with_keys and g.n and g.fail_at is None else None
     ck = _keys(c, opencv_total=c.declared or c.n) if with_keys and c.n and c.fail_at is None else None
     want = _run(g, c, pipeline=False, gt_keys=gk, cand_keys=ck, monkeypatch=monkeypatch_session)
@@ -187,7 +195,8 @@ def test_streaming_keeps_few_frames_and_rereads_only_when_the_count_was_not_decl
         assert len(reads) == 2 + 2 + rereads  # in-line: 2 reads; pipelined: 2 (+ rereads)
 
 
-def test_a_closed_stream_stops_its_decoder(monkeypatch) -> None:
+@pytest.mark.parametrize("alloc", [None, _buffers])
+def test_a_closed_stream_stops_its_decoder(alloc, monkeypatch) -> None:
     """A decoder whose reader went away (an error in another case) ends, though its queue is
     full: compare never waits on it at exit."""
     PLANS["v"] = Plan(10_000, h=64, w=64)
@@ -198,9 +207,9 @@ def test_a_closed_stream_stops_its_decoder(monkeypatch) -> None:
         threads.append(threading.Thread(target=fn, daemon=True))
         threads[-1].start()
 
-    stream = vd.FrameStream(b"v", depth=1).start(submit)
+    stream = vd.FrameStream(b"v", depth=1, alloc=alloc).start(submit)
     first = next(stream.chunks())
-    assert first.shape == (2, 64, 64, 3)
+    assert first.shape == (1 if alloc is None else 2, 64, 64, 3)
     time.sleep(0.2)  # the decoder is now blocked on its full queue
     assert threads[0].is_alive()
     stream.close()
@@ -208,12 +217,16 @@ def test_a_closed_stream_stops_its_decoder(monkeypatch) -> None:
     assert not threads[0].is_alive()
 
 
-def test_chunks_are_the_frames_in_order_rgb(monkeypatch) -> None:
+@pytest.mark.parametrize("alloc", [None, _buffers])
+def test_chunks_are_the_frames_in_order(alloc, monkeypatch) -> None:
     PLANS["v"] = Plan(11, h=9, w=7, resize_at=6)
     monkeypatch.setattr(vd, "CHUNK_FRAMES", 4)
-    stream = vd.FrameStream(b"v").start()
-    got = [f.copy() for chunk in stream.chunks() for f in chunk]  # chunks are refilled once read past
-    want = [PLANS["v"].frame(i)[..., ::-1] for i in range(11)]
+    stream = vd.FrameStream(b"v", alloc=alloc).start()
+    # Chunk buffers are refilled once read past; frames handed over one by one are never
+    # reused, and they are the decoder's BGR (here the planned frames themselves).
+    got = [f.copy() if alloc else f for chunk in stream.chunks() for f in chunk]
+    want = [PLANS["v"].frame(i)[..., ::-1] if alloc else PLANS["v"].frame(i) for i in range(11)]
+    assert stream.bgr == (alloc is None)
     assert len(got) == 11 and all(np.array_equal(a, b) for a, b in zip(got, want))
     assert stream.info.decoded == 11
 

@@ -80,18 +80,23 @@ def test_declared_frame_count(tmp_path: Path) -> None:
     assert len(decode_all(p).frames) == 3 and decode_all(p).declared == 3
 
 
-@pytest.mark.parametrize("name", ["bt709_tag", "odd_444", "bframes_gop", "one_frame"])
-@pytest.mark.parametrize("chunk", [1, 3, 8])
-def test_stream_chunks_are_decode_alls_frames(corpus, name: str, chunk: int, monkeypatch) -> None:
-    """The pipelined decoder (chunks from a worker thread) gives decode_all's frames, in order."""
+@pytest.mark.parametrize("name", ["bt709_tag", "odd_444", "bframes_gop", "one_frame", "h264_10bit"])
+@pytest.mark.parametrize("chunk", [None, 1, 3, 8])
+def test_stream_chunks_are_decode_alls_frames(corpus, name: str, chunk: int | None, monkeypatch) -> None:
+    """The pipelined decoder (from a worker thread) gives decode_all's frames, in order: one
+    by one in their own buffers, BGR (``chunk`` None, the CPU's way: none is copied, and none
+    is overwritten by a later frame, so they are compared only at the end) or in chunk
+    buffers, RGB."""
     from gt_gen import video_decode as vd
 
-    monkeypatch.setattr(vd, "CHUNK_FRAMES", chunk)
+    monkeypatch.setattr(vd, "CHUNK_FRAMES", chunk or 8)
     want = decode_all(corpus[name])
-    stream = vd.FrameStream(corpus[name].read_bytes(), where="x.mp4").start()
-    chunks = [c.copy() for c in stream.chunks()]  # a chunk is refilled once read past
-    got = [f for c in chunks for f in c]
-    assert len(got) == len(want.frames) and all(len(c) <= chunk for c in chunks)
+    alloc = None if chunk is None else (lambda shape: np.empty(shape, np.uint8))
+    stream = vd.FrameStream(corpus[name].read_bytes(), where="x.mp4", alloc=alloc).start()
+    chunks = [c if chunk is None else c.copy() for c in stream.chunks()]  # a chunk buffer is refilled once read past
+    got = [f[..., ::-1] if stream.bgr else f for c in chunks for f in c]
+    assert stream.bgr == (chunk is None)
+    assert len(got) == len(want.frames) and all(len(c) <= (chunk or 1) for c in chunks)
     assert all(np.array_equal(a, b) for a, b in zip(got, want.frames))
     assert (stream.info.tag, stream.info.matrix, stream.info.declared) == (want.tag, want.matrix, want.declared)
 

@@ -346,12 +346,14 @@ def run(args: argparse.Namespace) -> int:
     from gt_gen.video_decode import describe
 
     from gt_gen.devices import check_device
+    from gt_gen.heap import keep_freed_memory
     from gt_gen.writable import check_out_dir
 
     from gt_gen.commands.common import require_local
 
     check_device(args.device)
     one_thread_opencv()
+    keep_freed_memory()  # decoded frames: freed and allocated again each frame (gt_gen.heap)
     _, cases = select(args)
     require_local(args.gt, "--gt", "GT folder or git repository")
     # Every output path checked before any work: a bad --out leaves nothing behind.

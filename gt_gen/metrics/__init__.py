@@ -67,31 +67,49 @@ def _reference(g: np.ndarray, c: np.ndarray) -> dict[str, float]:
 
 
 def compute_pair_metrics(gts: list[np.ndarray], cands: list[np.ndarray], *, backend: str = "auto",
-                         device: str = "cpu", gates: Mapping[str, float | None] | None = None
-                         ) -> list[dict[str, float]]:
+                         device: str = "cpu", gates: Mapping[str, float | None] | None = None,
+                         bgr: bool = False) -> list[dict[str, float]]:
     """SSIM, PSNR and mean-abs-diff of each (GT, candidate) frame pair.
 
     ``gates`` (metric -> gate value): with the fast backend, a frame with any value within
     :data:`GATE_MARGIN` of its gate is recomputed with the reference, so the verdict is
-    always the one sglang's scikit-image/numpy computation gives."""
+    always the one sglang's scikit-image/numpy computation gives.
+
+    ``bgr``: the frames are in OpenCV's BGR order (a decoder's frames, handed over without a
+    swap); the values are those of their RGB images, bit for bit (the C kernel reads them
+    reversed; the other paths swap first)."""
     for g, c in zip(gts, cands, strict=True):
         check_pair(g, c)
     if resolve_backend(backend, device) == "reference":
-        return [_reference(g, c) for g, c in zip(gts, cands)]
-    vals = _fast(gts, cands, device)
+        return [_reference(*_rgb(g, c, bgr)) for g, c in zip(gts, cands)]
+    vals = _fast(gts, cands, device, bgr)
     for i, v in enumerate(vals):
         if gates and any(near_gate(v.get(m), gates.get(m)) for m in v):
-            vals[i] = _reference(gts[i], cands[i])
+            vals[i] = _reference(*_rgb(gts[i], cands[i], bgr))
     return vals
 
 
-def _fast(gts: list[np.ndarray], cands: list[np.ndarray], device: str) -> list[dict[str, float]]:
+def _rgb(g: np.ndarray, c: np.ndarray, bgr: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The pair in RGB order (a copy when given BGR: sglang's numbers are the RGB image's, and
+    the channel order decides numpy's float32 MAD and scikit-image's SSIM in the last bits)."""
+    if not bgr:
+        return g, c
+    import numpy as np
+
+    return np.ascontiguousarray(g[..., ::-1]), np.ascontiguousarray(c[..., ::-1])
+
+
+def _fast(gts: list[np.ndarray], cands: list[np.ndarray], device: str, bgr: bool = False
+          ) -> list[dict[str, float]]:
     import numpy as np
 
     from gt_gen.metrics import fast
 
     if isinstance(gts, np.ndarray) and isinstance(cands, np.ndarray):  # one [N, H, W, 3] batch
-        return fast.batch_metrics(gts, cands, device=device)  # (stacking would copy every frame)
+        return fast.batch_metrics(gts, cands, device=device, bgr=bgr)  # (stacking would copy every frame)
+    if bgr:
+        pairs = [_rgb(g, c, True) for g, c in zip(gts, cands)]
+        gts, cands = [p[0] for p in pairs], [p[1] for p in pairs]
     out: list[dict[str, float]] = []
     for shape in dict.fromkeys(g.shape for g in gts):  # batch frames of one size together
         idx = [i for i, g in enumerate(gts) if g.shape == shape]

@@ -152,6 +152,39 @@ def test_fast_value_within_the_margin_of_its_gate_is_re_decided(monkeypatch) -> 
     assert near["ssim"] == true and near["ssim"] >= true
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(p=frame_pairs(), how=st.sampled_from(["batch", "list", "reference", "near_gate", "torch"]))
+def test_bgr_frames_give_their_rgb_images_values(p, how, monkeypatch_module) -> None:
+    """``bgr=True`` (a decoder's BGR frames, not swapped) gives the RGB frames' numbers bit for
+    bit on every path: the C kernel's batch, a list, the reference, a value re-decided at its
+    gate (scikit-image and numpy on the RGB images: their last bits depend on the channel
+    order), and torch (no C kernel)."""
+    a, b = p
+    ra, rb = np.ascontiguousarray(a[..., ::-1]), np.ascontiguousarray(b[..., ::-1])
+    backend = "reference" if how == "reference" else "fast"
+    if how == "torch":
+        monkeypatch_module.setattr(fast, "_native", None)
+    try:
+        want = compute_pair_metrics(a[None], b[None], backend=backend)
+        gates = {"ssim": want[0]["ssim"]} if how == "near_gate" else None
+        if gates:
+            want = compute_pair_metrics(a[None], b[None], backend=backend, gates=gates)
+            assert want[0]["ssim"] == reference.ssim(a, b)
+        if how == "list":
+            got = compute_pair_metrics([ra], [rb], backend=backend, bgr=True)
+        else:
+            got = compute_pair_metrics(ra[None], rb[None], backend=backend, gates=gates, bgr=True)
+    finally:
+        monkeypatch_module.undo()
+    assert got == want
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as mp:
+        yield mp
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(frame_pairs())
 def test_torch_engine_equals_skimage(p) -> None:

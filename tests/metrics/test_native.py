@@ -5,6 +5,9 @@ The kernel cuts a frame into row bands whose sums are added in order; every row'
 (a - b)^2 are counted by exactly one band, in 8-value blocks that may straddle two rows (and so
 two bands). ``band_rows=1`` puts a band edge under every output row so that bookkeeping is
 exercised on small frames too; frames wider than a strip (512 values) cover the strip seams.
+
+Every 3-channel check also runs the kernel on the BGR frames with ``bgr=True`` (a decoder's
+frames, measured without a swap): it must give the RGB frames' four values bit for bit.
 """
 
 from __future__ import annotations
@@ -39,6 +42,14 @@ def _run(a: np.ndarray, b: np.ndarray, isa: str, band_rows: int = 0) -> tuple[fl
                                 isa, band_rows)
 
 
+def _run_bgr(a: np.ndarray, b: np.ndarray, isa: str, band_rows: int = 0,
+             threads: int = 0) -> tuple[float, int, int, float]:
+    """The RGB pair ``a``, ``b`` given to the kernel as BGR, with ``bgr=True``."""
+    h, w, c = a.shape
+    return fast._native.metrics(np.ascontiguousarray(a[..., ::-1]), np.ascontiguousarray(b[..., ::-1]),
+                                h, w, c, 255.0, isa, band_rows, threads, True)
+
+
 def _check(a: np.ndarray, b: np.ndarray, band_rows: tuple[int, ...] = (0, 1, 2, 5)) -> None:
     want = _want(a, b)
     for isa in _paths():
@@ -46,6 +57,8 @@ def _check(a: np.ndarray, b: np.ndarray, band_rows: tuple[int, ...] = (0, 1, 2, 
             got = _run(a, b, isa, br)
             assert abs(got[0] - want[0]) <= 1e-12, (isa, br, a.shape)
             assert got[1:] == want[1:], (isa, br, a.shape)
+            if a.shape[2] == 3:
+                assert _run_bgr(a, b, isa, br) == got, (isa, br, a.shape)
 
 
 def _pair(kind: str, h: int, w: int, c: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -114,6 +127,7 @@ def test_paths_agree_on_a_large_threaded_frame() -> None:
             assert got[1:] == want[1:]
             for threads in (1, 2, 3):
                 assert fast._native.metrics(a, b, h, w, c, 255.0, isa, br, threads) == got
+                assert _run_bgr(a, b, isa, br, threads) == got
 
 
 def test_thread_count_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,6 +156,9 @@ def test_bad_arguments_are_refused() -> None:
         fast._native.metrics(a, a, 8, 8, 3, 255.0, None, -1)
     with pytest.raises(ValueError, match="H, W >= 7"):
         fast._native.metrics(a, a[:7], 8, 8, 3, 255.0)
+    four = np.zeros((8, 8, 4), np.uint8)
+    with pytest.raises(ValueError, match="bgr: C == 3"):
+        fast._native.metrics(four, four, 8, 8, 4, 255.0, None, 0, 0, True)
     if not fast._native.has_avx2():
         with pytest.raises(ValueError, match="no AVX2"):
             fast._native.metrics(a, a, 8, 8, 3, 255.0, "avx2")

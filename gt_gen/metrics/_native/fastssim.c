@@ -33,6 +33,10 @@
  * does the optional ``isa`` argument of ``metrics`` (tests exercise both on one machine).
  * Threads: GT_GEN_FASTSSIM_THREADS (or OMP_NUM_THREADS) caps them; by default every CPU, backing
  * off to one where the others are busy (see auto_learn).
+ *
+ * BGR frames (a decoder's, handed over as OpenCV's BGR24 without a swap) are measured as their
+ * RGB images with ``bgr``: each row is reversed as it enters the window (see Ring), so the
+ * values are the RGB frame's to the last bit at no extra pass over memory.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -68,6 +72,7 @@ typedef struct {
     double c1, c2;
     size_t N;
     uint16_t *blk; /* sum of |a - b| over each 8-value block [8k, 8k + 8) of the flat frame */
+    int rev;       /* C == 3 given in BGR order: measured as its RGB image (see Ring) */
 } Frame;
 
 typedef struct {
@@ -107,14 +112,16 @@ static inline double ratio_at(const Cols *c, int i, int C, double c1, double c2)
 }
 
 /* Block sums of |a - b| and the sum of (a - b)^2 for values [s, e) of the flat frame, where s
- * is a multiple of 8 (e may end mid-block only at the end of the frame). */
-static void diff_blocks_scalar(const Frame *f, size_t s, size_t e, long long *sq, long long *ab) {
+ * is a multiple of 8 (e may end mid-block only at the end of the frame); ra and rb hold the
+ * values from flat index `base` on (row_of). */
+static void diff_blocks_scalar(const Frame *f, const uint8_t *ra, const uint8_t *rb, size_t base,
+                               size_t s, size_t e, long long *sq, long long *ab) {
     long long q = 0, t = 0;
     for (size_t k0 = s; k0 < e; k0 += 8) {
         size_t k1 = k0 + 8 < e ? k0 + 8 : e;
         int bs = 0;
         for (size_t i = k0; i < k1; i++) {
-            int d = (int)f->a[i] - (int)f->b[i];
+            int d = (int)ra[i - base] - (int)rb[i - base];
             bs += d < 0 ? -d : d;
             q += d * d;
         }
@@ -146,6 +153,63 @@ static float pairwise_blocks(const uint16_t *blk, size_t s, size_t n) {
     float left = pairwise_blocks(blk, s, half);
     float right = pairwise_blocks(blk, s + half, n - half);
     return left + right;
+}
+
+#if defined(__SSSE3__)
+#include <tmmintrin.h>
+#endif
+
+static void swap_rb_impl(const uint8_t *s, uint8_t *d, size_t n) {
+    size_t i = 0;
+#if defined(__SSSE3__)
+    /* Each store also writes byte 15 (the next pixel's first byte, unswapped): the next
+     * store, 15 bytes on, rewrites it, and the tail loop rewrites the last one. */
+    const __m128i m = _mm_setr_epi8(2, 1, 0, 5, 4, 3, 8, 7, 6, 11, 10, 9, 14, 13, 12, 15);
+    for (; i + 16 <= n; i += 15)
+        _mm_storeu_si128((__m128i *)(d + i), _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + i)), m));
+#endif
+    for (; i + 3 <= n; i += 3) {
+        uint8_t b = s[i], g = s[i + 1], r = s[i + 2];
+        d[i] = r; d[i + 1] = g; d[i + 2] = b;
+    }
+}
+
+/* The rows a band walk reads. Normally the frame's own rows. For a BGR frame measured as RGB
+ * (Frame.rev: a decoder's frames, handed over as OpenCV wrote them) each row is copied with its
+ * pixels' bytes reversed into a ring of 8 row buffers as it enters the window, and read from
+ * there: the walk then sees exactly the RGB frame's bytes, so every value (SSIM's rounding
+ * included) is the RGB frame's to the last bit, while no separate pass swaps the whole frame
+ * (which cost as much memory traffic as the conversion that produced it). A row leaves the
+ * window 7 rows after it entered, so its buffer (slot y mod 8) is still intact. A row's buffer
+ * also holds the next row's first 3 pixels, reversed: the row's last 8-value MAD block may
+ * reach up to 7 bytes into it. */
+typedef struct {
+    uint8_t *buf;
+    size_t stride;
+} Ring;
+
+static int ring_alloc(Ring *r, const Frame *f) {
+    r->buf = NULL;
+    r->stride = ((size_t)f->WC + 9 + 63) & ~(size_t)63;
+    if (!f->rev) return 0;
+    r->buf = malloc(2 * 8 * r->stride);
+    return r->buf ? 0 : -1;
+}
+
+/* Row y of a (side 0) or b (side 1) as the walk reads it; it must have entered (ring_enter). */
+static inline const uint8_t *row_of(const Frame *f, const Ring *r, int side, int y) {
+    if (!f->rev) return (side ? f->b : f->a) + (size_t)y * f->WC;
+    return r->buf + ((size_t)side * 8 + (size_t)(y & 7)) * r->stride;
+}
+
+static void ring_enter(const Frame *f, Ring *r, int y) {
+    if (!f->rev) return;
+    for (int side = 0; side < 2; side++) {
+        const uint8_t *src = (side ? f->b : f->a) + (size_t)y * f->WC;
+        uint8_t *dst = r->buf + ((size_t)side * 8 + (size_t)(y & 7)) * r->stride;
+        swap_rb_impl(src, dst, (size_t)f->WC);
+        if (y + 1 < f->H) swap_rb_impl(src + f->WC, dst + f->WC, 9);
+    }
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -204,26 +268,31 @@ static void band_portable(const Frame *f, int r0, int r1, int own1, const uint8_
                           BandOut *out) {
     const int WC = f->WC, OW = f->OW, C = f->C, lead = (WIN - 1) * C;
     Cols c;
+    Ring ring;
     if (cols_alloc(&c, WC)) { out->failed = 1; return; }
+    if (ring_alloc(&ring, f)) { free(c.sp); out->failed = 1; return; }
     double acc[4] = {0, 0, 0, 0};
     long long sq = 0, ab = 0;
     for (int ny = r0; ny < r0 + WIN - 1; ny++) { /* the first 6 rows of the window */
+        ring_enter(f, &ring, ny);
+        const uint8_t *na = row_of(f, &ring, 0, ny), *nb = row_of(f, &ring, 1, ny);
         if (ny < own1) {
             size_t s, e;
             row_block_range(f, ny, &s, &e);
-            diff_blocks_scalar(f, s, e, &sq, &ab);
+            diff_blocks_scalar(f, na, nb, (size_t)ny * WC, s, e, &sq, &ab);
         }
-        vupdate_portable(&c, f->a + (size_t)ny * WC, f->b + (size_t)ny * WC, zero, zero, 0, WC);
+        vupdate_portable(&c, na, nb, zero, zero, 0, WC);
     }
     for (int y = r0; y < r1; y++) {
         const int ny = y + WIN - 1;
-        const uint8_t *na = f->a + (size_t)ny * WC, *nb = f->b + (size_t)ny * WC;
-        const uint8_t *oa = y > r0 ? f->a + (size_t)(y - 1) * WC : zero;
-        const uint8_t *ob = y > r0 ? f->b + (size_t)(y - 1) * WC : zero;
+        ring_enter(f, &ring, ny);
+        const uint8_t *na = row_of(f, &ring, 0, ny), *nb = row_of(f, &ring, 1, ny);
+        const uint8_t *oa = y > r0 ? row_of(f, &ring, 0, y - 1) : zero;
+        const uint8_t *ob = y > r0 ? row_of(f, &ring, 1, y - 1) : zero;
         if (ny < own1) {
             size_t s, e;
             row_block_range(f, ny, &s, &e);
-            diff_blocks_scalar(f, s, e, &sq, &ab);
+            diff_blocks_scalar(f, na, nb, (size_t)ny * WC, s, e, &sq, &ab);
         }
         vupdate_portable(&c, na, nb, oa, ob, 0, lead);
         for (int s = 0; s < OW; s += STRIP) {
@@ -234,6 +303,7 @@ static void band_portable(const Frame *f, int r0, int r1, int own1, const uint8_
         }
     }
     free(c.sp);
+    free(ring.buf);
     out->ssim = (acc[0] + acc[1]) + (acc[2] + acc[3]);
     out->sq = sq;
     out->ab = ab;
@@ -300,7 +370,8 @@ static AVX2 inline __attribute__((always_inline)) void ratio8(const Cols *c, int
 }
 
 /* Block sums of |a - b| and the sum of (a - b)^2 for values [s, e), s a multiple of 8. */
-static AVX2 void diff_blocks_avx2(const Frame *f, size_t s, size_t e, long long *sq, long long *ab) {
+static AVX2 void diff_blocks_avx2(const Frame *f, const uint8_t *ra, const uint8_t *rb, size_t base,
+                                  size_t s, size_t e, long long *sq, long long *ab) {
     const __m256i zero = _mm256_setzero_si256();
     /* The low 16 bits of each 64-bit SAD lane to the first 4 bytes of its 128-bit half. */
     const __m256i pick = _mm256_setr_epi8(0, 1, 8, 9, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
@@ -311,8 +382,8 @@ static AVX2 void diff_blocks_avx2(const Frame *f, size_t s, size_t e, long long 
     size_t i = s;
     int steps = 0;
     for (; i + 32 <= e; i += 32) {
-        __m256i va = _mm256_loadu_si256((const __m256i *)(f->a + i));
-        __m256i vb = _mm256_loadu_si256((const __m256i *)(f->b + i));
+        __m256i va = _mm256_loadu_si256((const __m256i *)(ra + (i - base)));
+        __m256i vb = _mm256_loadu_si256((const __m256i *)(rb + (i - base)));
         __m256i sad = _mm256_sad_epu8(va, vb);  /* 4 blocks' sums in 64-bit lanes */
         t = _mm256_add_epi64(t, sad);
         __m256i packed = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(sad, pick), gather);
@@ -335,7 +406,7 @@ static AVX2 void diff_blocks_avx2(const Frame *f, size_t s, size_t e, long long 
     for (int l = 0; l < 8; l++) sqs += tq[l];
     *sq += sqs;
     *ab += tt[0] + tt[1] + tt[2] + tt[3];
-    if (i < e) diff_blocks_scalar(f, i, e, sq, ab);
+    if (i < e) diff_blocks_scalar(f, ra, rb, base, i, e, sq, ab);
 }
 
 /* SSIM values at outputs [s, e) of a row. Inlined with a constant C (3, RGB) its 21 window loads
@@ -352,28 +423,33 @@ static AVX2 void band_avx2(const Frame *f, int r0, int r1, int own1, const uint8
                            BandOut *out) {
     const int WC = f->WC, OW = f->OW, C = f->C, lead = (WIN - 1) * C;
     Cols c;
+    Ring ring;
     if (cols_alloc(&c, WC)) { out->failed = 1; return; }
+    if (ring_alloc(&ring, f)) { free(c.sp); out->failed = 1; return; }
     const __m256d c1 = _mm256_set1_pd(f->c1), c2 = _mm256_set1_pd(f->c2);
     __m256d acc0 = _mm256_setzero_pd(), acc1 = _mm256_setzero_pd();
     double tail = 0;
     long long sq = 0, ab = 0;
     for (int ny = r0; ny < r0 + WIN - 1; ny++) { /* the first 6 rows of the window */
+        ring_enter(f, &ring, ny);
+        const uint8_t *na = row_of(f, &ring, 0, ny), *nb = row_of(f, &ring, 1, ny);
         if (ny < own1) {
             size_t s, e;
             row_block_range(f, ny, &s, &e);
-            diff_blocks_avx2(f, s, e, &sq, &ab);
+            diff_blocks_avx2(f, na, nb, (size_t)ny * WC, s, e, &sq, &ab);
         }
-        vupdate_avx2(&c, f->a + (size_t)ny * WC, f->b + (size_t)ny * WC, zero, zero, 0, WC);
+        vupdate_avx2(&c, na, nb, zero, zero, 0, WC);
     }
     for (int y = r0; y < r1; y++) {
         const int ny = y + WIN - 1;
-        const uint8_t *na = f->a + (size_t)ny * WC, *nb = f->b + (size_t)ny * WC;
-        const uint8_t *oa = y > r0 ? f->a + (size_t)(y - 1) * WC : zero;
-        const uint8_t *ob = y > r0 ? f->b + (size_t)(y - 1) * WC : zero;
+        ring_enter(f, &ring, ny);
+        const uint8_t *na = row_of(f, &ring, 0, ny), *nb = row_of(f, &ring, 1, ny);
+        const uint8_t *oa = y > r0 ? row_of(f, &ring, 0, y - 1) : zero;
+        const uint8_t *ob = y > r0 ? row_of(f, &ring, 1, y - 1) : zero;
         if (ny < own1) {
             size_t s, e;
             row_block_range(f, ny, &s, &e);
-            diff_blocks_avx2(f, s, e, &sq, &ab);
+            diff_blocks_avx2(f, na, nb, (size_t)ny * WC, s, e, &sq, &ab);
         }
         vupdate_avx2(&c, na, nb, oa, ob, 0, lead);
         for (int s = 0; s < OW; s += STRIP) {
@@ -384,6 +460,7 @@ static AVX2 void band_avx2(const Frame *f, int r0, int r1, int own1, const uint8
         }
     }
     free(c.sp);
+    free(ring.buf);
     double l[4];
     _mm256_storeu_pd(l, _mm256_add_pd(acc0, acc1));
     out->ssim = ((l[0] + l[1]) + (l[2] + l[3])) + tail;
@@ -589,28 +666,30 @@ static void job_done(Job *j) {
 #endif
 }
 
-/* metrics(a, b, h, w, c, data_range[, isa[, band_rows[, threads]]])
+/* metrics(a, b, h, w, c, data_range[, isa[, band_rows[, threads[, bgr]]]])
  *   -> (ssim, sum_sq_diff, sum_abs_diff, numpy_f32_mad)
  * band_rows: output rows per band (0: the default); tests use 1 to put band edges everywhere.
- * threads: the team size (0: GT_GEN_FASTSSIM_THREADS or all cores); never changes the result. */
+ * threads: the team size (0: GT_GEN_FASTSSIM_THREADS or all cores); never changes the result.
+ * bgr: both frames are 3-channel BGR; the values are their RGB images', bit for bit (Ring). */
 static PyObject *metrics(PyObject *self, PyObject *args) {
     Py_buffer ba, bb;
     int H, W, C;
     double R;
     const char *isa_name = NULL;
-    int isa, band_rows = 0, threads = 0;
-    if (!PyArg_ParseTuple(args, "y*y*iiid|zii", &ba, &bb, &H, &W, &C, &R, &isa_name, &band_rows,
-                          &threads))
+    int isa, band_rows = 0, threads = 0, bgr = 0;
+    if (!PyArg_ParseTuple(args, "y*y*iiid|ziip", &ba, &bb, &H, &W, &C, &R, &isa_name, &band_rows,
+                          &threads, &bgr))
         return NULL;
     if (parse_isa(isa_name, &isa)) {
         PyBuffer_Release(&ba); PyBuffer_Release(&bb);
         return NULL;
     }
     if (ba.len != bb.len || H < WIN || W < WIN || C < 1 || C > 8 ||
-        ba.len != (Py_ssize_t)H * W * C || !(R > 0) || band_rows < 0) {
+        ba.len != (Py_ssize_t)H * W * C || !(R > 0) || band_rows < 0 || (bgr && C != 3)) {
         PyBuffer_Release(&ba); PyBuffer_Release(&bb);
         PyErr_SetString(PyExc_ValueError,
-                        "frames must be two uint8 HxWxC buffers with H, W >= 7, C <= 8, data_range > 0");
+                        "frames must be two uint8 HxWxC buffers with H, W >= 7, C <= 8, data_range > 0 "
+                        "(bgr: C == 3)");
         return NULL;
     }
     Job *j = calloc(1, sizeof(Job));
@@ -621,6 +700,7 @@ static PyObject *metrics(PyObject *self, PyObject *args) {
     Frame *f = &j->f;
     f->a = ba.buf; f->b = bb.buf; f->H = H; f->W = W; f->C = C; f->WC = W * C; f->OW = (W - WIN + 1) * C;
     f->N = (size_t)H * W * C;
+    f->rev = bgr;
     f->c1 = (0.01 * R) * (0.01 * R) * NW * NW;
     f->c2 = (0.03 * R) * (0.03 * R) * NW * (NW - 1);
     const int OH = H - WIN + 1;
@@ -673,25 +753,6 @@ static PyObject *metrics(PyObject *self, PyObject *args) {
  * 121-frame 1536x1024 decodes, and 0.38 s of wall instead of 0.35). One thread, one pass,
  * 5 pixels per 16-byte shuffle where SSSE3 is there (every x86-64-v2 CPU), a plain loop
  * elsewhere; the result is the byte reversal of every pixel, nothing else. */
-#if defined(__SSSE3__)
-#include <tmmintrin.h>
-#endif
-
-static void swap_rb_impl(const uint8_t *s, uint8_t *d, size_t n) {
-    size_t i = 0;
-#if defined(__SSSE3__)
-    /* Each store also writes byte 15 (the next pixel's first byte, unswapped): the next
-     * store, 15 bytes on, rewrites it, and the tail loop rewrites the last one. */
-    const __m128i m = _mm_setr_epi8(2, 1, 0, 5, 4, 3, 8, 7, 6, 11, 10, 9, 14, 13, 12, 15);
-    for (; i + 16 <= n; i += 15)
-        _mm_storeu_si128((__m128i *)(d + i), _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(s + i)), m));
-#endif
-    for (; i + 3 <= n; i += 3) {
-        uint8_t b = s[i], g = s[i + 1], r = s[i + 2];
-        d[i] = r; d[i + 1] = g; d[i + 2] = b;
-    }
-}
-
 static PyObject *swap_rb(PyObject *self, PyObject *args) {
     Py_buffer bs, bd;
     if (!PyArg_ParseTuple(args, "y*w*", &bs, &bd)) return NULL;
@@ -722,8 +783,9 @@ static PyObject *has_avx2(PyObject *self, PyObject *args) { return PyBool_FromLo
 
 static PyMethodDef Methods[] = {
     {"metrics", metrics, METH_VARARGS,
-     "metrics(a, b, h, w, c, data_range, isa=None) -> (ssim, sum of squared diffs, sum of "
-     "abs diffs, numpy's float32 MAD); isa: None/'auto', 'portable' or 'avx2'."},
+     "metrics(a, b, h, w, c, data_range, isa=None, band_rows=0, threads=0, bgr=False) -> (ssim, "
+     "sum of squared diffs, sum of abs diffs, numpy's float32 MAD); isa: None/'auto', 'portable' "
+     "or 'avx2'; bgr: 3-channel BGR frames, measured as their RGB images (the same values)."},
     {"isa", isa, METH_NOARGS, "The path 'auto' takes now: 'avx2' or 'portable'."},
     {"has_avx2", has_avx2, METH_NOARGS, "Whether the AVX2/FMA path is built and this CPU runs it."},
     {"swap_rb", swap_rb, METH_VARARGS,
