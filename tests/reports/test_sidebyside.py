@@ -47,7 +47,7 @@ def test_heatmap_is_the_scaled_channel_max_of_the_abs_diff(h: int, w: int, seed:
 
 
 @pytest.mark.parametrize("w,h", [(48, 32), (PREVIEW_PANEL_WIDTH, 40), (PREVIEW_PANEL_WIDTH + 1, 30),
-                                 (768, 512), (1536, 1024), (1920, 1088)])
+                                 (768, 512), (1536, 1024), (1920, 1088), (1280, 721), (769, 514)])
 def test_failing_case_gets_every_pixel_passing_case_a_preview(w: int, h: int) -> None:
     y, x = np.mgrid[0:h, 0:w]
     f = [np.stack([(x + y + 40 * c) % 256 for c in range(3)], -1).astype(np.uint8) for _ in range(2)]
@@ -61,8 +61,10 @@ def test_failing_case_gets_every_pixel_passing_case_a_preview(w: int, h: int) ->
     assert preview.shape[0] == 2 * (ph + 4)
     if w <= PREVIEW_PANEL_WIDTH:
         assert (preview == full).all()
-    elif w % (k := -(-w // PREVIEW_PANEL_WIDTH)) == 0 and h % k == 0:
-        # shrunk by a whole factor: each preview pixel is the mean of a k x k block
+    else:
+        # shrunk by a whole factor: each preview pixel is the mean of a k x k block (sides that
+        # are not multiples of k lose their last rows/columns, never averaged fractionally)
+        k = -(-w // PREVIEW_PANEL_WIDTH)
         block = f[0][:k * ph, :k * pw].reshape(ph, k, pw, k, 3).mean(axis=(1, 3))
         assert np.abs(preview[:ph, :pw].astype(float) - block).max() <= 1
 
@@ -99,3 +101,4 @@ def test_gt_pngs_keep_the_default_encoding() -> None:
     default = cv2.imencode(".png", cv2.cvtColor(img, cv2.COLOR_RGB2BGR))[1].tobytes()
     assert encode_png(img) == default
     assert (_decode(case_png([(img, img)], full=True))[:40, :56] == img).all()
+
