@@ -17,8 +17,8 @@ allocated, only not returned early.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
+import sys
 
 #: glibc's mallopt parameters (malloc.h): M_TRIM_THRESHOLD, M_MMAP_THRESHOLD.
 _M_TRIM_THRESHOLD = -1
@@ -34,10 +34,11 @@ TRIM_THRESHOLD = 1 << 30
 def keep_freed_memory() -> bool:
     """Raise glibc's mmap and trim thresholds (see the module docstring) once; True when
     both were set, False where the C library is not glibc or refused."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (musl, macOS, Windows): nothing to tune
+    if not sys.platform.startswith("linux"):
+        return False
+    try:  # the process's own symbols: libc is loaded already (no library search, no subprocess)
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError, TypeError):  # not glibc (musl has no mallopt): nothing to tune
         return False
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     # mallopt returns 1 on success; setting either also stops glibc's dynamic adjustment.
