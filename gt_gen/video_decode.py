@@ -329,75 +329,72 @@ class FrameStream:
         return False
 
     def run(self) -> None:
-        """The decoder: every frame queued as it is (no ``alloc``) or into chunk buffers."""
+        """The decoder: every frame queued as it is (no ``alloc``) or into chunk buffers, then
+        the end mark; an error is queued for the reader instead."""
         if self._stop.is_set():
             return
-        if self.alloc is None:
-            self._run_direct()
-        else:
-            self._run_chunked(self.alloc)
-
-    def _run_direct(self) -> None:
         frames = bgr_frames(self.video, self.matrix, where=self.where, info=self.info)
         try:
-            for bgr in frames:
-                if self._stop.is_set() or not self._put(bgr[None]):
-                    return
-            self._put(_END)
+            if self._hand_over(frames) if self.alloc is None else self._hand_over_chunked(frames, self.alloc):
+                self._put(_END)
         except BaseException as exc:  # noqa: BLE001  (handed to the reader, raised there)
             self._put(_Failed(exc))
         finally:
             frames.close()
 
-    def _run_chunked(self, alloc: Callable[[tuple[int, ...]], np.ndarray]) -> None:
-        frames = bgr_frames(self.video, self.matrix, where=self.where, info=self.info)
-        # Chunk buffers are recycled, never freed. A fresh buffer above glibc's mmap threshold
-        # (32 MB at most) is a fresh mmap whose first touch page-faults: 2.2 ms per 1536x1024
-        # frame measured for 38 MB buffers, against 0.16 ms for the channel swap into a warm one;
-        # below it, malloc usually hands back the freed block. Recycling makes that certain, and
-        # it is what makes pinned buffers (``alloc``, slow to allocate) affordable. A buffer is
-        # refilled only after the reader has moved two chunks past it: ``depth`` queued + the
-        # one it reads + the one filling (tests/test_compare.py's pipelined-equals-in-line test
-        # runs videos of up to 13 one-frame chunks through it).
+    def _hand_over(self, frames: Iterator[np.ndarray]) -> bool:
+        """Each frame as a one-frame chunk; False when the stream was closed meanwhile."""
+        for bgr in frames:
+            if self._stop.is_set() or not self._put(bgr[None]):
+                return False
+        return True
+
+    def _hand_over_chunked(self, frames: Iterator[np.ndarray],
+                           alloc: Callable[[tuple[int, ...]], np.ndarray]) -> bool:
+        """The frames, RGB, in chunk buffers from ``alloc``; False when the stream was closed.
+
+        Chunk buffers are recycled, never freed. A fresh buffer above glibc's mmap threshold
+        (32 MB at most) is a fresh mmap whose first touch page-faults: 2.2 ms per 1536x1024
+        frame measured for 38 MB buffers, against 0.16 ms for the channel swap into a warm one;
+        below it, malloc usually hands back the freed block. Recycling makes that certain, and
+        it is what makes pinned buffers (``alloc``, slow to allocate) affordable. A buffer is
+        refilled only after the reader has moved two chunks past it: ``depth`` queued + the
+        one it reads + the one filling (tests/test_compare.py's pipelined-equals-in-line test
+        runs videos of up to 13 one-frame chunks through it)."""
         pool: list[np.ndarray] = []
         turn = 0
-        try:
-            buf: np.ndarray | None = None
-            k = 0
-            for bgr in frames:
-                if self._stop.is_set():
-                    return
-                if buf is not None and buf.shape[1:] != bgr.shape:  # the size changed: flush
-                    if not self._put(buf[:k]):
-                        return
-                    buf = None
-                if buf is None:
-                    per = max(1, min(CHUNK_FRAMES, CHUNK_BYTES // max(1, bgr.nbytes)))
-                    if not pool or pool[0].shape != (per, *bgr.shape):
-                        pool, turn = [], 0
-                    if len(pool) < self._q.maxsize + 2:
-                        pool.append(alloc((per, *bgr.shape)))
-                    buf, k = pool[turn % len(pool)], 0
-                    turn += 1
-                to_rgb(bgr, buf[k])
-                k += 1
-                if k == len(buf):
-                    if not self._put(buf):
-                        return
-                    buf = None
-            if buf is not None and k and not self._put(buf[:k]):
-                return
-            self._put(_END)
-        except BaseException as exc:  # noqa: BLE001  (handed to the reader, raised there)
-            self._put(_Failed(exc))
-        finally:
-            frames.close()
+        buf: np.ndarray | None = None
+        k = 0
+        for bgr in frames:
+            if self._stop.is_set():
+                return False
+            if buf is not None and buf.shape[1:] != bgr.shape:  # the size changed: flush
+                if not self._put(buf[:k]):
+                    return False
+                buf = None
+            if buf is None:
+                per = max(1, min(CHUNK_FRAMES, CHUNK_BYTES // max(1, bgr.nbytes)))
+                if not pool or pool[0].shape != (per, *bgr.shape):
+                    pool, turn = [], 0
+                if len(pool) < self._q.maxsize + 2:
+                    pool.append(alloc((per, *bgr.shape)))
+                buf, k = pool[turn % len(pool)], 0
+                turn += 1
+            to_rgb(bgr, buf[k])
+            k += 1
+            if k == len(buf):
+                if not self._put(buf):
+                    return False
+                buf = None
+        if buf is not None and k:  # the last, partly filled chunk
+            return self._put(buf[:k])
+        return True
 
     def chunks(self) -> Iterator[np.ndarray]:
         """The decoded chunks in order; the decoder's error is raised where it happened.
 
         With ``alloc`` a chunk is valid until the reader asks for the one after the next (its
-        buffer is then refilled, see :meth:`_run_chunked`): copy what must outlive that."""
+        buffer is then refilled, see :meth:`_hand_over_chunked`): copy what must outlive that."""
         while True:
             item = self._q.get()
             if item is _END:
