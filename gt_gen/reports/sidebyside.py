@@ -28,11 +28,36 @@ import cv2
 PREVIEW_PANEL_WIDTH = 256
 
 
-def diff_heatmap(gt: np.ndarray, cand: np.ndarray) -> np.ndarray:
-    """|gt - cand| (max over channels), scaled x4, as a colour map (RGB uint8)."""
+def diff_level(gt: np.ndarray, cand: np.ndarray) -> np.ndarray:
+    """|gt - cand| (max over channels), scaled x4 and saturated at 255: uint8 HxW."""
     c0, c1, c2 = cv2.split(cv2.absdiff(gt, cand))  # OpenCV: ~15x numpy's max over axis 2
-    d = cv2.convertScaleAbs(cv2.max(cv2.max(c0, c1), c2), alpha=4)  # x4, saturated at 255
-    return cv2.cvtColor(cv2.applyColorMap(d, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
+    return cv2.convertScaleAbs(cv2.max(cv2.max(c0, c1), c2), alpha=4)
+
+
+def _colour(level: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(cv2.applyColorMap(level, cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
+
+
+def diff_heatmap(gt: np.ndarray, cand: np.ndarray) -> np.ndarray:
+    """:func:`diff_level` as a colour map (RGB uint8)."""
+    return _colour(diff_level(gt, cand))
+
+
+def _block_max(level: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``level`` shrunk to ``width`` x ``height``, each pixel the *largest* of its k x k block
+    (the same whole blocks as :func:`_shrink`): the preview's heatmap shows the worst
+    difference of every block, so a single bad pixel keeps its full colour."""
+    if level.shape[1] == width and level.shape[0] == height:
+        return level
+    k = level.shape[1] // width
+    v = level[:height * k, :width * k]
+    rows = v[0::k].copy()  # strided maxima, not max(axis=...) over a reshape: ~8x faster
+    for i in range(1, k):
+        np.maximum(rows, v[i::k], out=rows)
+    out = rows[:, 0::k].copy()
+    for i in range(1, k):
+        np.maximum(out, rows[:, i::k], out=out)
+    return out
 
 
 def preview_size(width: int, height: int) -> tuple[int, int]:
@@ -55,16 +80,22 @@ def compose(rows: list[tuple[np.ndarray, np.ndarray]], gap: int = 4,
             preview: bool = False) -> np.ndarray:
     """Stack rows of GT | candidate | heatmap into one RGB image.
 
-    With ``preview`` frames wider than :data:`PREVIEW_PANEL_WIDTH` are shrunk (area
-    averaging, :func:`preview_size`); the heatmap is computed at full resolution first, so a
-    difference is never averaged away before it is measured."""
+    With ``preview`` frames wider than :data:`PREVIEW_PANEL_WIDTH` are shrunk (:func:`preview_size`):
+    GT and candidate by area averaging, the heatmap by the largest difference of each block
+    (measured at full resolution, then :func:`_block_max`), so a difference is never averaged
+    away: a lone pixel 10 levels off shows in its full colour, where the mean of a 6 x 6 block
+    of colours left it indistinguishable from none. Colouring the shrunk levels (not shrinking
+    colours) also keeps every heatmap pixel on the colour scale, and colours a ninth of the
+    pixels (at 1536 x 1024: ~8 ms instead of ~32 per case's three rows)."""
     out_rows = []
     for gt, cand in rows:
-        heat = diff_heatmap(gt, cand)
         h, w = gt.shape[:2]
         if preview:
             w, h = preview_size(w, h)
-            gt, cand, heat = (_shrink(x, w, h) for x in (gt, cand, heat))
+            heat = _colour(_block_max(diff_level(gt, cand), w, h))
+            gt, cand = (_shrink(x, w, h) for x in (gt, cand))
+        else:
+            heat = diff_heatmap(gt, cand)
         sep = np.full((h, gap, 3), 255, np.uint8)
         out_rows.append(np.concatenate([gt, sep, cand, sep, heat], axis=1))
     width = max(r.shape[1] for r in out_rows)

@@ -95,6 +95,28 @@ def test_preview_keeps_a_one_pixel_difference_visible() -> None:
     assert int(np.abs(heat.astype(int) - dark).max()) > 20
 
 
+@pytest.mark.parametrize("w,h", [(1536, 1024), (769, 514), (300, 7)])
+def test_preview_heatmap_shows_each_blocks_worst_difference(w: int, h: int) -> None:
+    """A lone pixel 10 levels off keeps its full colour in the preview (the mean of a block of
+    colours left it near the no-difference colour); every heat pixel is the colour of its
+    block's largest difference, at sizes that are not multiples of the factor too."""
+    rng = np.random.default_rng(w)
+    a = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    b = a.copy()
+    b[h // 2, w // 3, 1] = np.uint8(int(a[h // 2, w // 3, 1]) + (10 if a[h // 2, w // 3, 1] < 128 else -10))
+    pw, ph = preview_size(w, h)
+    k = -(-w // PREVIEW_PANEL_WIDTH)
+    heat = _decode(case_png([(a, b)], full=False))[:ph, 2 * (pw + 4):]
+    level = np.clip(np.abs(a.astype(int) - b.astype(int)).max(axis=2) * 4, 0, 255).astype(np.uint8)
+    want = cv2.cvtColor(cv2.applyColorMap(level[:k * ph, :k * pw].reshape(ph, k, pw, k).max(axis=(1, 3)),
+                                          cv2.COLORMAP_INFERNO), cv2.COLOR_BGR2RGB)
+    assert (heat == want).all()
+    spot = (h // 2 // k, w // 3 // k)
+    if spot[0] < ph and spot[1] < pw:
+        assert (heat[spot] == diff_heatmap(a, b)[h // 2, w // 3]).all()  # the lone pixel's own colour
+        assert int(np.abs(heat[spot].astype(int) - heat[0, 0]).max()) > 20
+
+
 def test_gt_pngs_keep_the_default_encoding() -> None:
     """GT key-frame PNGs (generate) are hashed in manifests: their bytes stay OpenCV's default."""
     img = pattern_frames(1, 40, 56)[0]
