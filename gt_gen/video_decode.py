@@ -162,7 +162,8 @@ def bgr_frames(video: str | Path | bytes, matrix: str = "auto", *, where: str | 
                info: StreamInfo | None = None) -> Generator[np.ndarray, None, None]:
     """Every frame of ``video`` as OpenCV's BGR24 (bicubic scaler, the frame's own matrix
     unless ``matrix`` forces one), one at a time; ``info`` is filled in once the stream is
-    open. Each array is only valid until the next one is asked for.
+    open. Each array is a new one (PyAV's ``to_ndarray``), the caller's to keep: the CPU
+    metrics take them as they come (:class:`FrameStream`).
 
     Why not libswscale's RGB24 output, which would save the channel swap: it is not BGR24's
     mirror image on every input (on 10-bit H.264 frame 0 of the test corpus it was up to 4
@@ -215,7 +216,8 @@ def bgr_frames(video: str | Path | bytes, matrix: str = "auto", *, where: str | 
 
 def to_rgb(bgr: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """BGR -> RGB: a pure reordering of the channels (no arithmetic, so exactly
-    ``bgr[..., ::-1]``), into ``out`` if given (the decoder's chunk buffers).
+    ``bgr[..., ::-1]``), into ``out`` if given (the decoder's chunk buffers). One frame
+    ``[H, W, 3]`` or a stack of them ``[..., H, W, 3]``.
 
     The C extension's one-thread swap where it is built and both arrays are contiguous, else
     OpenCV's. Why not always OpenCV: cvtColor hands the swap to OpenCV's thread pool, whose
@@ -223,11 +225,16 @@ def to_rgb(bgr: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     16-core host: 4.2 CPU-s for one case's decodes instead of 2.9); a strided numpy copy costs
     as much as decoding the frame."""
     swap = _swap_rb()
-    if (swap is not None and bgr.flags.c_contiguous and bgr.dtype == np.uint8 and bgr.ndim == 3
-            and bgr.shape[2] == 3 and (out is None or (out.flags.c_contiguous and out.shape == bgr.shape
-                                                       and out.dtype == np.uint8))):
+    if (swap is not None and bgr.flags.c_contiguous and bgr.dtype == np.uint8 and bgr.ndim >= 3
+            and bgr.shape[-1] == 3 and (out is None or (out.flags.c_contiguous and out.shape == bgr.shape
+                                                        and out.dtype == np.uint8))):
         out = np.empty_like(bgr) if out is None else out
-        swap(bgr, out)
+        swap(bgr, out)  # pixel by pixel over the flat buffer: any number of frames
+        return out
+    if bgr.ndim > 3:  # a stack: OpenCV swaps one image at a time
+        out = np.empty_like(bgr) if out is None else out
+        for b, o in zip(bgr, out):
+            to_rgb(b, o)
         return out
     import cv2
 

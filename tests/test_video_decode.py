@@ -136,6 +136,8 @@ def test_to_rgb_is_exactly_the_channel_reversal(h: int, w: int, strided: bool, s
         assert vd.to_rgb(bgr, dst) is dst  # written in place (the decoder fills its chunk buffers so)
         assert np.array_equal(out[1, :, :w], bgr[..., ::-1])
         assert (out[0] == 7).all() and (out[1, :, w:] == 7).all()  # nothing beyond the frame
+        stack = np.stack([bgr, bgr[::-1]])  # a [2, H, W, 3] batch (the metrics' torch path)
+        assert np.array_equal(vd.to_rgb(stack), stack[..., ::-1])
 
 
 def test_swap_rb_checks_its_buffers() -> None:

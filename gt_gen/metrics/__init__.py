@@ -96,7 +96,9 @@ def _rgb(g: np.ndarray, c: np.ndarray, bgr: bool) -> tuple[np.ndarray, np.ndarra
         return g, c
     import numpy as np
 
-    return np.ascontiguousarray(g[..., ::-1]), np.ascontiguousarray(c[..., ::-1])
+    from gt_gen.video_decode import to_rgb
+
+    return to_rgb(np.ascontiguousarray(g)), to_rgb(np.ascontiguousarray(c))
 
 
 def _fast(gts: list[np.ndarray], cands: list[np.ndarray], device: str, bgr: bool = False
@@ -107,14 +109,11 @@ def _fast(gts: list[np.ndarray], cands: list[np.ndarray], device: str, bgr: bool
 
     if isinstance(gts, np.ndarray) and isinstance(cands, np.ndarray):  # one [N, H, W, 3] batch
         return fast.batch_metrics(gts, cands, device=device, bgr=bgr)  # (stacking would copy every frame)
-    if bgr:
-        pairs = [_rgb(g, c, True) for g, c in zip(gts, cands)]
-        gts, cands = [p[0] for p in pairs], [p[1] for p in pairs]
     out: list[dict[str, float]] = []
     for shape in dict.fromkeys(g.shape for g in gts):  # batch frames of one size together
         idx = [i for i, g in enumerate(gts) if g.shape == shape]
         vals = fast.batch_metrics(np.stack([gts[i] for i in idx]), np.stack([cands[i] for i in idx]),
-                                  device=device)
+                                  device=device, bgr=bgr)
         out.extend({"_i": i, **v} for i, v in zip(idx, vals))  # type: ignore[misc]
     out.sort(key=lambda d: d["_i"])
     return [{k: v for k, v in d.items() if k != "_i"} for d in out]

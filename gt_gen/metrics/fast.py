@@ -116,6 +116,8 @@ def batch_metrics(gts: np.ndarray, cands: np.ndarray, *, device: str = "cpu",
     from gt_gen.metrics import fast_torch
 
     if bgr:
-        gts, cands = np.ascontiguousarray(gts[..., ::-1]), np.ascontiguousarray(cands[..., ::-1])
+        from gt_gen.video_decode import to_rgb
+
+        gts, cands = to_rgb(np.ascontiguousarray(gts)), to_rgb(np.ascontiguousarray(cands))
 
     return fast_torch.batch_metrics(gts, cands, device=device, chunk=chunk)

@@ -49,8 +49,7 @@ def _block_max(level: np.ndarray, width: int, height: int) -> np.ndarray:
     difference of every block, so a single bad pixel keeps its full colour."""
     if level.shape[1] == width and level.shape[0] == height:
         return level
-    k = level.shape[1] // width
-    v = level[:height * k, :width * k]
+    v, k = _whole_blocks(level, width, height)
     rows = v[0::k].copy()  # strided maxima, not max(axis=...) over a reshape: ~8x faster
     for i in range(1, k):
         np.maximum(rows, v[i::k], out=rows)
@@ -67,13 +66,18 @@ def preview_size(width: int, height: int) -> tuple[int, int]:
     return max(1, width // factor), max(1, height // factor)
 
 
-def _shrink(img: np.ndarray, width: int, height: int) -> np.ndarray:
-    """``img`` shrunk to ``width`` x ``height`` by area averaging over whole k x k blocks (the
+def _whole_blocks(img: np.ndarray, width: int, height: int) -> tuple[np.ndarray, int]:
+    """The part of ``img`` that ``width`` x ``height`` whole k x k blocks cover, and k (the
     rows and columns beyond the last whole block are left out: see the module docstring)."""
+    k = img.shape[1] // width
+    return img[:height * k, :width * k], k
+
+
+def _shrink(img: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``img`` shrunk to ``width`` x ``height`` by area averaging over whole k x k blocks."""
     if img.shape[1] == width and img.shape[0] == height:
         return img
-    k = img.shape[1] // width
-    return cv2.resize(img[:height * k, :width * k], (width, height), interpolation=cv2.INTER_AREA)
+    return cv2.resize(_whole_blocks(img, width, height)[0], (width, height), interpolation=cv2.INTER_AREA)
 
 
 def compose(rows: list[tuple[np.ndarray, np.ndarray]], gap: int = 4,
