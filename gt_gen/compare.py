@@ -609,6 +609,7 @@ def gate_all_frames(res: CaseResult, thresholds: Thresholds, case: Case) -> None
                 break
     if bad and res.status == "passed":
         res.status = "failed"
-        res.message = "whole-video gate failed: " + ", ".join(bad)
+        # First, as the reason; what was noted before (GT unverified, CLIP off, ...) still stands.
+        res.message = "whole-video gate failed: " + ", ".join(bad) + ("; " + res.message if res.message else "")
 
 

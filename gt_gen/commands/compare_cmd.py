@@ -292,7 +292,7 @@ def whole_video(res: CaseResult, got: Loaded, thresholds, opts: CompareOptions) 
         why = got.no_video
         if opts.gate_frames == "all":
             res.status = "error"
-            res.message = f"--gate-frames all needs both videos: {why}"
+            res.message = f"--gate-frames all needs both videos: {why}" + ("; " + res.message if res.message else "")
         else:
             res.message = (res.message + "; " if res.message else "") + f"whole-video curves skipped: {why}"
         return

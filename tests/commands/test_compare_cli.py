@@ -192,6 +192,10 @@ def test_whole_video_gate_catches_a_mid_video_regression(setup) -> None:
     assert all(k["curve_equals_key_frame"] for k in wv["key_frames"].values())
     gated = compare(setup, cand, setup["tmp"] / "o2", "--case", "vid", "--frames", "all", "--gate-frames", "all")
     assert gated.returncode == 1 and "whole-video gate failed" in gated.stdout
+    # The reason comes first; what was noted before (here GT unverified, CLIP off) still stands.
+    before = res["cases"][0]["message"]
+    after = json.loads((setup["tmp"] / "o2" / "results.json").read_text())["cases"][0]["message"]
+    assert before and after.startswith("whole-video gate failed: ") and after.endswith("; " + before), (before, after)
 
 
 def _with_gt_video(setup) -> None:
