@@ -96,7 +96,8 @@ def locate(source: GtSource, case: Case, platform: str | None = None) -> LookupR
         if isinstance(found, dict):
             return LookupResult(Presence.PRESENT, folder=fold or ".", files=found)
     wanted = image_names(case) if case.modality == "image" else expected_outputs(case)
-    return LookupResult(Presence.MISSING, detail=f"none of {wanted} found")
+    # "none of" would be wrong when some are there: a case needs all of them, in one folder.
+    return LookupResult(Presence.MISSING, detail=f"no folder holds all of {wanted}")
 
 
 def video_relpath(source: GtSource, fold: str | None, case: Case) -> str | None:

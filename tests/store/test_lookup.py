@@ -95,3 +95,13 @@ def test_image_gt_extension_order_is_sglangs(tmp_path: Path) -> None:
     (d / f"{stem}.webp").unlink()
     missing = locate(src, img)  # a .jpeg alone: sglang never looks for it
     assert missing.status is Presence.MISSING and ".jpg" in missing.detail
+
+
+def test_an_incomplete_set_is_missing_and_says_so_truthfully(tmp_path: Path) -> None:
+    """Two of three key frames: MISSING (a case needs all), and the detail does not claim that
+    none were found (it did before)."""
+    put(tmp_path, folder("sglang_generated"), NATIVE, keys=("first", "last"))
+    got = locate(LocalDirSource(tmp_path), NATIVE)
+    assert got.status is Presence.MISSING
+    assert "none of" not in got.detail and "no folder holds all of" in got.detail
+    assert all(n in got.detail for n in key_frame_names(NATIVE).values())
