@@ -259,11 +259,12 @@ class CurvesJob:
     def __init__(self, gt_video: bytes | Path, cand_video: Path, matrix: str, *, gt_where: str,
                  keep: Iterable[int] = (), submit: Callable[[Callable[[], None]], object] | None = None,
                  device: str = "cpu") -> None:
-        from gt_gen.video_decode import FrameStream
+        from gt_gen.video_decode import FrameStream, pair_decode_threads
 
         alloc = frame_alloc(device)
-        self.gt = FrameStream(gt_video, matrix, where=gt_where, alloc=alloc)
-        self.cand = FrameStream(cand_video, matrix, where=cand_video, alloc=alloc)
+        threads = pair_decode_threads()  # two decoders share the CPUs
+        self.gt = FrameStream(gt_video, matrix, where=gt_where, alloc=alloc, threads=threads)
+        self.cand = FrameStream(cand_video, matrix, where=cand_video, alloc=alloc, threads=threads)
         self.keep = set(keep)
         self.gt.start(submit)
         self.cand.start(submit)

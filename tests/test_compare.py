@@ -53,7 +53,7 @@ class Plan:
 PLANS: dict[str, Plan] = {}
 
 
-def fake_bgr_frames(video, matrix="auto", *, where=None, info=None):
+def fake_bgr_frames(video, matrix="auto", *, where=None, info=None, threads=0):
     """Mimics :func:`gt_gen.video_decode.bgr_frames`: frames, then its end-of-stream checks."""
     plan = PLANS[video.decode() if isinstance(video, bytes) else Path(video).name]
     name = str(where if where is not None else video)

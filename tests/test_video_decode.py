@@ -101,6 +101,60 @@ def test_stream_chunks_are_decode_alls_frames(corpus, name: str, chunk: int | No
     assert (stream.info.tag, stream.info.matrix, stream.info.declared) == (want.tag, want.matrix, want.declared)
 
 
+@pytest.mark.parametrize("name", ["bt709_tag", "bframes_gop", "h264_10bit", "odd_444", "one_frame"])
+def test_decoder_thread_count_does_not_change_pixels(corpus, name: str) -> None:
+    """Two decoders at once get fewer FFmpeg threads each (pair_decode_threads): the frames
+    must be the same as with FFmpeg's own count, one thread or several, B-frames included."""
+    from gt_gen import video_decode as vd
+
+    want = decode_all(corpus[name]).frames
+    for threads in (1, 2, 5):
+        got = [f[..., ::-1] for f in vd.bgr_frames(corpus[name], threads=threads)]
+        assert len(got) == len(want) and all(np.array_equal(a, b) for a, b in zip(got, want)), threads
+    stream = vd.FrameStream(corpus[name], threads=1).start()
+    got = [f[..., ::-1] for c in stream.chunks() for f in c]
+    assert all(np.array_equal(a, b) for a, b in zip(got, want)) and len(got) == len(want)
+
+
+def test_a_decoder_that_fails_to_start_is_reported_not_waited_for(monkeypatch) -> None:
+    """Whatever the worker raises, even before its first frame (here: calling the decoder),
+    reaches the reader as an error: a worker that died unheard would leave compare waiting
+    forever (found when a keyword the decoder did not take hung a test)."""
+    from gt_gen import video_decode as vd
+
+    def broken(*_a, **_k):
+        raise TypeError("unexpected keyword argument 'threads'")
+
+    monkeypatch.setattr(vd, "bgr_frames", broken)
+    stream = vd.FrameStream(b"x", where="gt/x.mp4")
+    stream.run()  # in this thread: what it queued is read below without waiting on it
+    item = stream._q.get(timeout=5)
+    assert isinstance(item, vd._Failed) and isinstance(item.exc, TypeError)
+    stream._q.put(item)
+    with pytest.raises(TypeError, match="threads"):
+        list(stream.chunks())
+
+
+def test_pair_decode_threads(monkeypatch) -> None:
+    """Half the usable CPUs, at least one; GT_GEN_DECODE_THREADS sets it, and a bad value is a
+    usage error that names the variable (not a traceback from int())."""
+    import os
+
+    from gt_gen import video_decode as vd
+    from gt_gen.errors import UsageError
+
+    monkeypatch.delenv("GT_GEN_DECODE_THREADS", raising=False)
+    for cpus, want in ((1, 1), (2, 1), (3, 1), (16, 8)):
+        monkeypatch.setattr(os, "sched_getaffinity", lambda _pid, n=cpus: set(range(n)))
+        assert vd.pair_decode_threads() == want
+    monkeypatch.setenv("GT_GEN_DECODE_THREADS", " 3 ")
+    assert vd.pair_decode_threads() == 3
+    for bad in ("0", "-1", "two", "1.5", "65", "9" * 40):
+        monkeypatch.setenv("GT_GEN_DECODE_THREADS", bad)
+        with pytest.raises(UsageError, match="GT_GEN_DECODE_THREADS must be a whole number"):
+            vd.pair_decode_threads()
+
+
 def test_stream_errors_are_decode_alls(tmp_path: Path) -> None:
     from gt_gen import video_decode as vd
 

@@ -352,6 +352,10 @@ def run(args: argparse.Namespace) -> int:
     from gt_gen.commands.common import require_local
 
     check_device(args.device)
+    if args.frames == "all":
+        from gt_gen.video_decode import pair_decode_threads
+
+        pair_decode_threads()  # a bad GT_GEN_DECODE_THREADS fails here, before any work
     one_thread_opencv()
     keep_freed_memory()  # decoded frames: freed and allocated again each frame (gt_gen.heap)
     _, cases = select(args)

@@ -107,7 +107,7 @@ def test_all_frames_mode_writes_curves(setup) -> None:
 
 
 @pytest.mark.parametrize("defect", ["truncated", "resized", "too_small", "bomb", "unknown_case",
-                                    "bad_thresholds", "path_id"])
+                                    "bad_thresholds", "path_id", "decode_threads"])
 def test_bad_input_exit_2_one_line_no_output(setup, defect: str) -> None:
     import cv2
 
@@ -135,13 +135,17 @@ def test_bad_input_exit_2_one_line_no_output(setup, defect: str) -> None:
         extra = ["--case", "nope"]
     elif defect == "path_id":
         extra = ["--case", "../vid"]
+    elif defect == "decode_threads":  # checked before any work, not when the first video decodes
+        write_mp4(cand / "vid_1gpu.mp4", src)
+        extra = ["--frames", "all"]
     elif defect == "bad_thresholds":
         th = setup["tmp"] / "th_bad.json"
         th.write_text('{"cases": {"vid": {"ssim_threshold": 2}}}')
     out = setup["tmp"] / "out"
     proc = run_cli("compare", "--cases", str(setup["cases"]), "--group", "t", "--gt", str(setup["gt"]),
                    "--candidate", str(cand), "--thresholds", str(th), "--out", str(out),
-                   "--clip-model", "none", *extra)
+                   "--clip-model", "none", *extra,
+                   env={"GT_GEN_DECODE_THREADS": "zero"} if defect == "decode_threads" else None)
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("gt-gen: error:") and "Traceback" not in proc.stderr
@@ -150,6 +154,8 @@ def test_bad_input_exit_2_one_line_no_output(setup, defect: str) -> None:
         assert "SSIM needs at least 7x7" in lines[0] and "img" in lines[0]
     if defect == "bomb":
         assert "img_1gpu.png" in lines[0] and "too many pixels" in lines[0]
+    if defect == "decode_threads":
+        assert "GT_GEN_DECODE_THREADS must be a whole number from 1 to 64, not 'zero'" in lines[0]
     if defect == "resized":  # the case and both files are named
         assert "case vid" in lines[0] and "vid_1gpu_frame_0.png" in lines[0]
         assert str(cand / "vid_1gpu.mp4") in lines[0]
