@@ -262,7 +262,7 @@ class CurvesJob:
         from gt_gen.video_decode import FrameStream, pair_decode_threads
 
         alloc = frame_alloc(device)
-        threads = pair_decode_threads()  # two decoders share the CPUs
+        threads = pair_decode_threads(device)  # two decoders share the CPUs
         self.gt = FrameStream(gt_video, matrix, where=gt_where, alloc=alloc, threads=threads)
         self.cand = FrameStream(cand_video, matrix, where=cand_video, alloc=alloc, threads=threads)
         self.keep = set(keep)

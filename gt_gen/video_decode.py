@@ -217,17 +217,21 @@ def bgr_frames(video: str | Path | bytes, matrix: str = "auto", *, where: str | 
                              "regenerate it", path=name)
 
 
-def pair_decode_threads() -> int:
-    """Decoder threads for each of two videos decoded at once (a whole-video compare decodes
-    GT and candidate together, :class:`FrameStream`): half the CPUs this process may use, at
-    least one; ``GT_GEN_DECODE_THREADS`` sets it.
+def pair_decode_threads(device: str = "cpu") -> int:
+    """FFmpeg threads for each of two videos decoded at once (a whole-video compare decodes GT
+    and candidate together, :class:`FrameStream`) while the metrics run on ``device``: with
+    the metrics on the CPU, half the CPUs this process may use (at least one); with them on a
+    GPU, 0 (FFmpeg's own choice, a thread per CPU and one more). ``GT_GEN_DECODE_THREADS``
+    sets it for both.
 
-    Why not FFmpeg's own choice (a thread per CPU and one more, per decoder): two decoders
-    then run twice as many frame threads as there are CPUs, beside the metrics. Each frame
-    thread holds its own context and hands its frames across threads, work that buys nothing
-    once the CPUs are busy anyway. On the 2-core VM, one thread per decoder cut a 121-frame
-    1536x1024 case from 4.72 to 4.29 CPU-s and 2.49 to 2.22 s (medians of 8 alternating runs,
-    scripts/bench_compare.py's group). The decoded pixels do not depend on the thread count."""
+    Why: with CPU metrics, two decoders at FFmpeg's count run twice as many frame threads as
+    there are CPUs, beside the metric kernel. A frame thread holds its own decoder context and
+    hands frames across threads, work that buys nothing once the CPUs are busy anyway: on the
+    2-core VM, one thread per decoder cut a 121-frame 1536x1024 case from 2.47 to 2.23 s (4.65
+    to 4.38 CPU-s; medians of 6 alternating rounds of scripts/bench_compare.py's group). With
+    GPU metrics the CPUs are not all busy (16 cores: ~9 busy), and for short videos FFmpeg's
+    count decoded faster (lent H200, 60 cases of 25 x 768 x 512: 0.044 s a case against 0.062
+    with 8 threads each). The decoded pixels do not depend on the thread count."""
     import os
 
     env = os.environ.get("GT_GEN_DECODE_THREADS", "").strip()
@@ -237,6 +241,8 @@ def pair_decode_threads() -> int:
 
             raise UsageError(f"GT_GEN_DECODE_THREADS must be a whole number from 1 to 64, not {env[:20]!r}")
         return int(env)
+    if str(device).startswith("cuda"):
+        return 0
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - not Linux

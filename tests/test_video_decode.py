@@ -136,8 +136,9 @@ def test_a_decoder_that_fails_to_start_is_reported_not_waited_for(monkeypatch) -
 
 
 def test_pair_decode_threads(monkeypatch) -> None:
-    """Half the usable CPUs, at least one; GT_GEN_DECODE_THREADS sets it, and a bad value is a
-    usage error that names the variable (not a traceback from int())."""
+    """CPU metrics: half the usable CPUs, at least one; GPU metrics: FFmpeg's own count (0).
+    GT_GEN_DECODE_THREADS sets both, and a bad value is a usage error that names the variable
+    (not a traceback from int())."""
     import os
 
     from gt_gen import video_decode as vd
@@ -146,9 +147,10 @@ def test_pair_decode_threads(monkeypatch) -> None:
     monkeypatch.delenv("GT_GEN_DECODE_THREADS", raising=False)
     for cpus, want in ((1, 1), (2, 1), (3, 1), (16, 8)):
         monkeypatch.setattr(os, "sched_getaffinity", lambda _pid, n=cpus: set(range(n)))
-        assert vd.pair_decode_threads() == want
+        assert vd.pair_decode_threads() == want == vd.pair_decode_threads("cpu")
+        assert vd.pair_decode_threads("cuda") == vd.pair_decode_threads("cuda:1") == 0
     monkeypatch.setenv("GT_GEN_DECODE_THREADS", " 3 ")
-    assert vd.pair_decode_threads() == 3
+    assert vd.pair_decode_threads() == 3 == vd.pair_decode_threads("cuda")
     for bad in ("0", "-1", "two", "1.5", "65", "9" * 40):
         monkeypatch.setenv("GT_GEN_DECODE_THREADS", bad)
         with pytest.raises(UsageError, match="GT_GEN_DECODE_THREADS must be a whole number"):
