@@ -21,6 +21,7 @@ import io
 import queue
 import threading
 from collections.abc import Callable, Generator, Iterator
+from typing import Any
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -318,6 +319,79 @@ class _Failed:
 _END = object()
 
 
+class _Packer:
+    """The second half of a decoder that fills chunk buffers (:meth:`FrameStream._hand_over_chunked`):
+    on a thread of its own, each BGR frame swapped into its place in a chunk buffer, and each
+    full chunk queued, strictly in the order they were asked for.
+
+    Why a thread: the swap into pinned memory is a read and a write of every frame, and on the
+    lent H200's host it took 30% of a decoder thread's time beside 41% for the colour conversion
+    (a sampling profile of 10 cases of 121 x 1536 x 1024), while the metrics thread waited for
+    frames half of the time: each video's frames pass through one decoder thread, so its work
+    per frame bounds the case. Here the swap of one frame overlaps the conversion of the next.
+
+    Order is what keeps :meth:`FrameStream._hand_over_chunked`'s recycling safe: a buffer is
+    written only after every chunk before it was queued, as when the decoder thread wrote it.
+    At most ``ahead`` frames wait for their swap (the decoder blocks beyond that), so memory
+    stays bounded while the queue is full. A failed swap is raised in the decoder thread at
+    its next call, or by :meth:`finish`."""
+
+    def __init__(self, put: Callable[[object], bool], ahead: int) -> None:
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._put = put
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gt-gen-pack")
+        self._room = threading.Semaphore(max(1, ahead))
+        self._pending: deque[Any] = deque()
+        #: False once a put found the stream closed (or a swap had failed).
+        self.ok = True
+        self._broken = False
+
+    def swap(self, bgr: np.ndarray, out: np.ndarray) -> None:
+        self._room.acquire()
+        try:
+            self._track(self._pool.submit(self._swap_one, bgr, out))
+        except BaseException:
+            self._room.release()
+            raise
+
+    def put(self, chunk: np.ndarray) -> None:
+        self._track(self._pool.submit(self._put_one, chunk))
+
+    def _swap_one(self, bgr: np.ndarray, out: np.ndarray) -> None:
+        try:
+            to_rgb(bgr, out)
+        except BaseException:
+            self._broken = True  # no chunk is queued after this: one would hold a frame never written
+            raise
+        finally:
+            self._room.release()
+
+    def _put_one(self, chunk: np.ndarray) -> None:
+        if self._broken or not self.ok or not self._put(chunk):
+            self.ok = False
+
+    def _track(self, fut: Any) -> None:
+        self._pending.append(fut)
+        while self._pending and self._pending[0].done():
+            self._pending.popleft().result()  # a failed swap is raised here, in the decoder
+
+    def finish(self, quiet: bool = False) -> bool:
+        """Wait for everything asked; False if the stream was closed meanwhile. ``quiet``: an
+        error is already on its way; this one's would hide it."""
+        try:
+            while self._pending:
+                fut = self._pending.popleft()
+                if quiet:
+                    fut.exception()
+                else:
+                    fut.result()
+        finally:
+            self._pool.shutdown(wait=True)
+        return self.ok
+
+
 class FrameStream:
     """One video decoded (:func:`bgr_frames`) by a worker thread and handed over in chunks
     ``[k, H, W, 3]`` through a bounded queue: BGR where :attr:`bgr` says so, else RGB.
@@ -409,16 +483,27 @@ class FrameStream:
         refilled only after the reader has moved two chunks past it: ``depth`` queued + the
         one it reads + the one filling (tests/test_compare.py's pipelined-equals-in-line test
         runs videos of up to 13 one-frame chunks through it)."""
+        packer = _Packer(self._put, ahead=CHUNK_FRAMES)
+        try:
+            handed = self._fill_chunks(frames, alloc, packer)
+        except BaseException:
+            packer.finish(quiet=True)  # what was handed over before the error is queued first
+            raise
+        return packer.finish() and handed
+
+    def _fill_chunks(self, frames: Iterator[np.ndarray], alloc: Callable[[tuple[int, ...]], np.ndarray],
+                     packer: _Packer) -> bool:
+        """Chooses each frame's place in the chunk buffers (:meth:`_hand_over_chunked`); the
+        packer swaps it there and queues each full chunk, in this order, on its own thread."""
         pool: list[np.ndarray] = []
         turn = 0
         buf: np.ndarray | None = None
         k = 0
         for bgr in frames:
-            if self._stop.is_set():
+            if self._stop.is_set() or not packer.ok:
                 return False
             if buf is not None and buf.shape[1:] != bgr.shape:  # the size changed: flush
-                if not self._put(buf[:k]):
-                    return False
+                packer.put(buf[:k])
                 buf = None
             if buf is None:
                 per = max(1, min(CHUNK_FRAMES, CHUNK_BYTES // max(1, bgr.nbytes)))
@@ -428,14 +513,13 @@ class FrameStream:
                     pool.append(alloc((per, *bgr.shape)))
                 buf, k = pool[turn % len(pool)], 0
                 turn += 1
-            to_rgb(bgr, buf[k])
+            packer.swap(bgr, buf[k])
             k += 1
             if k == len(buf):
-                if not self._put(buf):
-                    return False
+                packer.put(buf)
                 buf = None
         if buf is not None and k:  # the last, partly filled chunk
-            return self._put(buf[:k])
+            packer.put(buf[:k])
         return True
 
     def chunks(self) -> Iterator[np.ndarray]:

@@ -135,6 +135,72 @@ def test_a_decoder_that_fails_to_start_is_reported_not_waited_for(monkeypatch) -
         list(stream.chunks())
 
 
+def _counting_frames(n: int, seen: list[int], fail_swap_at: int | None = None):
+    """A stand-in for bgr_frames: n small distinct BGR frames, counting how many were made."""
+    def gen(*_a, **_k):
+        for i in range(n):
+            seen.append(i)
+            yield np.full((6, 8, 3), i, np.uint8) + np.arange(3, dtype=np.uint8)
+    return gen
+
+
+def test_chunk_packer_keeps_order_bounds_memory_and_stops(monkeypatch) -> None:
+    """GPU hand-over (chunk buffers): the swaps run on a packer thread, yet the chunks come in
+    order with every frame's RGB image; while the reader dawdles the decoder stays a bounded
+    number of frames ahead; a closed stream's decoder and packer threads end."""
+    import threading
+    import time
+
+    from gt_gen import video_decode as vd
+
+    monkeypatch.setattr(vd, "CHUNK_FRAMES", 2)
+    seen: list[int] = []
+    monkeypatch.setattr(vd, "bgr_frames", _counting_frames(60, seen))
+    stream = vd.FrameStream(b"x", where="x.mp4", alloc=lambda shape: np.empty(shape, np.uint8), depth=2).start()
+    chunks = stream.chunks()
+    first = next(chunks).copy()
+    time.sleep(0.5)  # the reader holds back: the decoder must wait, not decode all 60
+    # 2 queued chunks + the one read + the one filling, 2 frames each, + the packer's 2 + 1 in hand
+    assert len(seen) <= 4 * 2 + 2 + 1, len(seen)
+    got = [first] + [c.copy() for c in chunks]
+    frames = [f for c in got for f in c]
+    assert len(frames) == 60 and all(len(c) == 2 for c in got)
+    for i, f in enumerate(frames):
+        assert np.array_equal(f, (np.full((6, 8, 3), i, np.uint8) + np.arange(3, dtype=np.uint8))[..., ::-1]), i
+
+    seen.clear()
+    stream = vd.FrameStream(b"x", where="x.mp4", alloc=lambda shape: np.empty(shape, np.uint8)).start()
+    next(stream.chunks())
+    stream.close()
+    deadline = time.monotonic() + 10
+    while any(t.name.startswith(("gt-gen-pack", "gt-gen-decode")) for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "decoder or packer thread still running after close"
+        time.sleep(0.02)
+    assert len(seen) < 60
+
+
+def test_a_failed_swap_reaches_the_reader_after_the_chunks_before_it(monkeypatch) -> None:
+    from gt_gen import video_decode as vd
+
+    monkeypatch.setattr(vd, "CHUNK_FRAMES", 2)
+    monkeypatch.setattr(vd, "bgr_frames", _counting_frames(9, []))
+    real, calls = vd.to_rgb, []
+
+    def flaky(bgr, out=None):
+        calls.append(1)
+        if len(calls) == 5:
+            raise MemoryError("swap failed")
+        return real(bgr, out)
+
+    monkeypatch.setattr(vd, "to_rgb", flaky)
+    stream = vd.FrameStream(b"x", where="x.mp4", alloc=lambda shape: np.empty(shape, np.uint8)).start()
+    got = []
+    with pytest.raises(MemoryError, match="swap failed"):
+        for c in stream.chunks():
+            got.append(c.copy())
+    assert len(got) == 2  # frames 0-3, swapped before it; never the chunk that holds frame 4
+
+
 def test_pair_decode_threads(monkeypatch) -> None:
     """CPU metrics: half the usable CPUs, at least one; GPU metrics: FFmpeg's own count (0).
     GT_GEN_DECODE_THREADS sets both, and a bad value is a usage error that names the variable
