@@ -229,7 +229,8 @@ def pair_decode_threads(device: str = "cpu") -> int:
     there are CPUs, beside the metric kernel. A frame thread holds its own decoder context and
     hands frames across threads, work that buys nothing once the CPUs are busy anyway: on the
     2-core VM, one thread per decoder cut a 121-frame 1536x1024 case from 2.47 to 2.23 s (4.65
-    to 4.38 CPU-s; medians of 6 alternating rounds of scripts/bench_compare.py's group). With
+    to 4.38 CPU-s; medians of 6 alternating rounds of scripts/bench_compare.py's group); for
+    25 x 768 x 512 cases it made no difference beyond the VM's noise. With
     GPU metrics the CPUs are not all busy (16 cores: ~9 busy), and for short videos FFmpeg's
     count decoded faster (lent H200, 60 cases of 25 x 768 x 512: 0.044 s a case against 0.062
     with 8 threads each). The decoded pixels do not depend on the thread count."""
