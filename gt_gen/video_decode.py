@@ -21,10 +21,10 @@ import io
 import queue
 import threading
 from collections.abc import Callable, Generator, Iterator
-from typing import Any
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -164,8 +164,9 @@ def bgr_frames(video: str | Path | bytes, matrix: str = "auto", *, where: str | 
     """Every frame of ``video`` as OpenCV's BGR24 (bicubic scaler, the frame's own matrix
     unless ``matrix`` forces one), one at a time; ``info`` is filled in once the stream is
     open. ``threads``: FFmpeg's decoder threads (0: its own choice, one per CPU and one more;
-    see :func:`pair_decode_threads` for two decoders at once). Each array is a new one (PyAV's ``to_ndarray``), the caller's to keep: the CPU
-    metrics take them as they come (:class:`FrameStream`).
+    see :func:`pair_decode_threads` for two decoders at once). Each array is a new one (PyAV's
+    ``to_ndarray``), the caller's to keep: the CPU metrics take them as they come
+    (:class:`FrameStream`).
 
     Why not libswscale's RGB24 output, which would save the channel swap: it is not BGR24's
     mirror image on every input (on 10-bit H.264 frame 0 of the test corpus it was up to 4
@@ -230,8 +231,8 @@ def pair_decode_threads(device: str = "cpu") -> int:
     hands frames across threads, work that buys nothing once the CPUs are busy anyway: on the
     2-core VM, one thread per decoder cut a 121-frame 1536x1024 case from 2.47 to 2.23 s (4.65
     to 4.38 CPU-s; medians of 6 alternating rounds of scripts/bench_compare.py's group); for
-    25 x 768 x 512 cases it made no difference beyond the VM's noise. With
-    GPU metrics the CPUs are not all busy (16 cores: ~9 busy), and for short videos FFmpeg's
+    25 x 768 x 512 cases it made no difference beyond the VM's noise. With GPU metrics the
+    CPUs are not all busy (16 cores: ~9 busy), and for short videos FFmpeg's
     count decoded faster (lent H200, 60 cases of 25 x 768 x 512: 0.044 s a case against 0.062
     with 8 threads each). The decoded pixels do not depend on the thread count."""
     import os
@@ -335,62 +336,48 @@ class _Packer:
 
     Order is what keeps :meth:`FrameStream._hand_over_chunked`'s recycling safe: a buffer is
     written only after every chunk before it was queued, as when the decoder thread wrote it.
-    At most one chunk waits for the packer (the decoder blocks beyond that), so memory stays
-    bounded while the queue is full. A failed swap stops every chunk after it, and is raised
-    in the decoder thread at its next hand-over, or by :meth:`finish`."""
+    One chunk at a time is in the packer (the decoder waits for it before handing in the
+    next), so memory stays bounded while the queue is full. A failed swap is raised in the
+    decoder thread at its next hand-over, or by :meth:`finish`; no chunk after it is queued."""
 
     def __init__(self, put: Callable[[object], bool]) -> None:
-        from collections import deque
         from concurrent.futures import ThreadPoolExecutor
 
         self._put = put
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gt-gen-pack")
-        self._room = threading.Semaphore(1)
-        self._pending: deque[Any] = deque()
-        #: False once a put found the stream closed (or a swap had failed).
+        self._last: Any = None  # the Future of the chunk handed in last
+        #: False once a put found the stream closed.
         self.ok = True
-        self._broken = False
 
     def pack(self, frames: list[np.ndarray], chunk: np.ndarray) -> None:
-        """Swap ``frames`` into ``chunk`` (as many frames as it holds), then queue it."""
-        self._room.acquire()
-        try:
-            fut = self._pool.submit(self._pack_one, frames, chunk)
-        except BaseException:
-            self._room.release()
-            raise
-        self._pending.append(fut)
-        while self._pending and self._pending[0].done():
-            self._pending.popleft().result()  # a failed swap is raised here, in the decoder
+        """Swap ``frames`` into ``chunk`` (as many frames as it holds), then queue it; first
+        waits for the chunk before (its failed swap is raised here, in the decoder, and no
+        chunk after it is handed in)."""
+        self._wait()
+        self._last = self._pool.submit(self._pack_one, frames, chunk)
+
+    def _wait(self) -> None:
+        last, self._last = self._last, None
+        if last is not None:
+            last.result()
 
     def _pack_one(self, frames: list[np.ndarray], chunk: np.ndarray) -> None:
-        try:
-            if self._broken or not self.ok:
-                return
-            try:
-                for bgr, out in zip(frames, chunk):
-                    to_rgb(bgr, out)
-            except BaseException:
-                self._broken = True  # no chunk is queued after this: it would hold unwritten frames
-                raise
-            if not self._put(chunk):
-                self.ok = False
-        finally:
-            self._room.release()
+        for bgr, out in zip(frames, chunk):
+            to_rgb(bgr, out)
+        if not self._put(chunk):
+            self.ok = False
 
     def finish(self, quiet: bool = False) -> bool:
         """Wait for everything handed in; False if the stream was closed meanwhile. ``quiet``:
         an error is already on its way, which this one's would hide."""
         try:
-            while self._pending:
-                fut = self._pending.popleft()
-                if quiet:
-                    fut.exception()
-                else:
-                    fut.result()
+            if quiet and self._last is not None:
+                self._last.exception()
+            else:
+                self._wait()
         finally:
             self._pool.shutdown(wait=True)
-        return self.ok and not self._broken
+        return self.ok
 
 
 class FrameStream:

@@ -116,8 +116,8 @@ def batch_metrics(gts: np.ndarray, cands: np.ndarray, *, device: str = "cpu",
     from gt_gen.metrics import fast_torch
 
     if bgr:
-        from gt_gen.video_decode import to_rgb
+        from gt_gen.metrics import _rgb
 
-        gts, cands = to_rgb(np.ascontiguousarray(gts)), to_rgb(np.ascontiguousarray(cands))
+        gts, cands = _rgb(gts, cands, True)
 
     return fast_torch.batch_metrics(gts, cands, device=device, chunk=chunk)
