@@ -332,12 +332,13 @@ def all_frame_curves(res: CaseResult, gt_video: bytes | Path, cand_video: Path,
 
 class FirstFrameOnly(fr.FrameSet):
     """OpenCV's frame 0 and frame count of a candidate mp4, read ahead of its whole decode
-    (one frame, off the main thread; an OpenCV error on the file is raised there, where a
-    key-frame read would raise it): the other key frames wait for that decode."""
+    (one frame, off the main thread, on one FFmpeg thread: the whole decode has the CPUs; an
+    OpenCV error on the file is raised there, where a key-frame read would raise it): the
+    other key frames wait for that decode."""
 
 
 def read_first_frame(path: Path) -> FirstFrameOnly:
-    got = fr.read_key_frames(path, ("first",), how="seek")
+    got = fr.read_key_frames(path, ("first",), how="seek", threads=1)
     return FirstFrameOnly(dict(got), sources=got.sources, indices=got.indices, total=got.total)
 
 

@@ -155,7 +155,7 @@ def key_frames_from_decode(path: Path, keys: tuple[str, ...], at: Mapping[int, n
     if why is not None:
         return None, why
     if first is None:
-        first = fr.read_key_frames(path, ("first",), how="seek")
+        first = fr.read_key_frames(path, ("first",), how="seek", threads=1)
     if getattr(first, "total", None) != info.declared:
         return None, (f"OpenCV counts {getattr(first, 'total', None)} frames, the container "
                       f"declares {info.declared}")

@@ -42,6 +42,39 @@ def test_every_frame_equals_opencv(corpus, name: str) -> None:
     assert np.array_equal(decode_all(path.read_bytes(), where="x.mp4").frames[-1], seq[-1])
 
 
+@pytest.mark.parametrize("name", [s.name for s in video_corpus()])
+def test_one_thread_opencv_probe_reads_sglangs_frames(corpus, name: str, monkeypatch) -> None:
+    """The frame-0 probe of a whole-video compare opens OpenCV with one FFmpeg thread
+    (compare.read_first_frame): frame 0, the frame count and the seeks at sglang's key indices
+    are OpenCV's default reads, for every kind of video in the corpus; and a capture that
+    refuses the thread count is opened as sglang opens it, with the same frames."""
+    import cv2
+
+    from gt_gen.compare import read_first_frame
+
+    path = corpus[name]
+    want = fr.read_key_frames(path, how="seek")
+    got = fr.read_key_frames(path, how="seek", threads=1)
+    assert got.total == want.total and got.indices == want.indices
+    assert all(np.array_equal(got[k], want[k]) for k in want)
+    first = read_first_frame(path)
+    assert first.total == want.total and np.array_equal(first["first"], want["first"])
+    cap, _ = fr._open_video(path, 1)
+    try:
+        assert cap.get(cv2.CAP_PROP_N_THREADS) == 1
+    finally:
+        cap.release()
+    real, opened = cv2.VideoCapture, []
+
+    def refusing(*args):  # a backend that does not take the parameter: not opened
+        opened.append(len(args))
+        return real("/nonexistent.mp4") if len(args) > 1 else real(*args)
+
+    monkeypatch.setattr(cv2, "VideoCapture", refusing)
+    again = fr.read_key_frames(path, ("first",), how="seek", threads=1)
+    assert opened == [3, 1] and np.array_equal(again["first"], want["first"])
+
+
 def test_auto_reads_pyavs_integer_colourspace(corpus) -> None:
     """PyAV reports the tag as an integer (1 = BT.709): ``auto`` must still see BT.709."""
     tagged = decode_all(corpus["bt709_tag"], "auto")
