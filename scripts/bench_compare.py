@@ -26,7 +26,11 @@ load average is printed too):
 * ``cpu``: the same per-case figures in CPU seconds (user + system, all threads), which a shared
   machine disturbs far less than wall time; on C cores a case costs at least cpu / C of wall;
 * ``key_group_s`` and ``key_budget_s``: ``--frames key`` (the default) for the whole group, and
-  the target 2 s + 0.2 s per case on CPU.
+  the target 2 s + 0.2 s per case on CPU;
+* ``pipeline_bound_*`` (CPU metrics only): one case through the least pipeline there can be,
+  the two decodes at once and the C kernel on each pair as it comes, nothing else, in this
+  process (:func:`pipeline_bound`), and its ratio to the same round's floor: what the CLI's
+  ratio can approach on this machine without a faster decoder or kernel.
 
     python scripts/bench_compare.py [--device cpu|cuda] [--cases 10] [--repeat 3] [--small]
     python scripts/bench_compare.py --ab BASE_CHECKOUT [--repeat 5] ...   # before/after, same rounds
@@ -107,6 +111,50 @@ def decode_floor(group: dict) -> float:
     decode(group["gt_mp4"])
     decode(group["cand_mp4"])
     return time.perf_counter() - t0
+
+
+def pipeline_bound(group: dict) -> tuple[float, float]:
+    """Wall and CPU seconds of the least pipelined whole-video compare of one case on the CPU:
+    the decode floor's two decodes in two threads at once (each with the FFmpeg thread count
+    compare gives it, ``pair_decode_threads``), the C metric kernel on the main thread taking
+    each pair as it comes, and nothing else (no GT checks, key frames, curves, report or
+    results). Not a target but a bound: how close the CLI comes to what this machine and this
+    kernel allow, and how much of the gap to the floor no change around the kernel can close."""
+    import queue
+    import threading
+
+    import av
+
+    from gt_gen.metrics import fast
+    from gt_gen.video_decode import pair_decode_threads
+
+    kernel, threads = fast._native, pair_decode_threads("cpu")
+    if kernel is None:
+        raise SystemExit("the C metric kernel is not built: pip install -e . builds it")
+
+    def decoder(path: Path, q: queue.Queue) -> None:
+        with av.open(str(path)) as c:
+            st = c.streams.video[0]
+            st.thread_type = "AUTO"
+            st.codec_context.thread_count = threads
+            for f in c.decode(st):
+                q.put(f.reformat(format="bgr24", interpolation="BICUBIC").to_ndarray())
+        q.put(None)
+
+    c0, t0 = time.process_time(), time.perf_counter()
+    qs: list[queue.Queue] = [queue.Queue(maxsize=2), queue.Queue(maxsize=2)]
+    workers = [threading.Thread(target=decoder, args=(group[k], q), daemon=True)
+               for k, q in zip(("gt_mp4", "cand_mp4"), qs)]
+    for w in workers:
+        w.start()
+    while True:
+        a, b = qs[0].get(), qs[1].get()
+        if a is None or b is None:
+            break
+        kernel.metrics(a, b, a.shape[0], a.shape[1], 3, 255.0, None, 0, 0, True)
+    for w in workers:
+        w.join()
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def check_floor_pixels(path: Path) -> None:
@@ -260,6 +308,9 @@ def bench_shape(root: Path, name: str, count: int, shape: tuple[int, int, int], 
             r[label + "_cpu"] = CPU[-1]
         r["floor_after"] = decode_both()
         floor_r = (r["floor"] + r["floor_after"]) / 2
+        if not device.startswith("cuda"):
+            r["bound"], r["bound_cpu"] = pipeline_bound(group)
+            r["bound_ratio"] = r["bound"] / floor_r
         r["per_whole"] = (r["wn"] - r["w1"]) / (count - 1)
         r["per_key"] = (r["kn"] - r["k1"]) / (count - 1)
         r["cpu_whole"] = (r["wn_cpu"] - r["w1_cpu"]) / (count - 1)
@@ -277,6 +328,9 @@ def bench_shape(root: Path, name: str, count: int, shape: tuple[int, int, int], 
     def med_seq(key: str, digits: int) -> float | None:
         return round(med(key), digits) if sequential else None
 
+    def med_cpu_only(key: str, digits: int) -> float | None:  # the pipeline bound: CPU metrics only
+        return round(med(key), digits) if all(key in r for r in rounds) else None
+
     floor = statistics.median((r["floor"] + r["floor_after"]) / 2 for r in rounds)
     floor_cpu = med("floor_cpu")
     t1_whole, tn_whole, t1_key, tn_key = med("w1"), med("wn"), med("k1"), med("kn")
@@ -287,12 +341,15 @@ def bench_shape(root: Path, name: str, count: int, shape: tuple[int, int, int], 
             "whole_per_case_s": round(per_whole, 3), "whole_ratio": round(med("ratio"), 2),
             "whole_ratio_per_round": [round(r["ratio"], 2) for r in rounds],
             "whole_ratio_to_concurrent_decode": round(per_whole / concurrent, 2),
+            "pipeline_bound_s": med_cpu_only("bound", 3), "pipeline_bound_ratio": med_cpu_only("bound_ratio", 2),
+            "pipeline_bound_ratio_per_round": [round(r["bound_ratio"], 2) for r in rounds if "bound_ratio" in r],
             "startup_s": round(t1_whole - per_whole, 3),
             "whole_sequential_per_case_s": med_seq("per_seq", 3),
             "whole_sequential_ratio": med_seq("ratio_seq", 2),
             "cpu": {"decode_floor_s": round(floor_cpu, 3), "whole_per_case_s": round(cpu_whole, 3),
                     "whole_ratio": round(med("ratio_cpu"), 2),
-                    "whole_sequential_per_case_s": med_seq("cpu_seq", 3), "cores": os.cpu_count()},
+                    "whole_sequential_per_case_s": med_seq("cpu_seq", 3),
+                    "pipeline_bound_s": med_cpu_only("bound_cpu", 3), "cores": os.cpu_count()},
             "startup_and_first_case_s": round(t1_key, 3),
             "key_group_s": round(tn_key, 3), "key_per_case_s": round(per_key, 3),
             "key_budget_s": round(2 + 0.2 * count, 2), "key_budget_met": tn_key <= 2 + 0.2 * count,
@@ -404,7 +461,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{'not timed' if r['whole_sequential_ratio'] is None else str(r['whole_sequential_ratio']) + 'x'}); start-up {r['startup_s']:.2f} s; key frames "
                   f"{r['key_group_s']:.2f} s for {count} cases (budget {r['key_budget_s']} s); CPU "
                   f"{r['cpu']['whole_per_case_s']:.3f} s/case = {r['cpu']['whole_ratio']}x the floor's "
-                  f"{r['cpu']['decode_floor_s']:.3f}; load {r['load_average']}", file=sys.stderr, flush=True)
+                  f"{r['cpu']['decode_floor_s']:.3f}; least pipeline (two decoders + the kernel, nothing "
+                  f"else): {r['pipeline_bound_ratio']}x; load {r['load_average']}", file=sys.stderr, flush=True)
         print(json.dumps(report, indent=2))
     finally:
         if not args.keep:
