@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import functools
 import io
+import os
 import queue
 import threading
 from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -235,8 +236,6 @@ def pair_decode_threads(device: str = "cpu") -> int:
     CPUs are not all busy (16 cores: ~9 busy), and for short videos FFmpeg's
     count decoded faster (lent H200, 60 cases of 25 x 768 x 512: 0.044 s a case against 0.062
     with 8 threads each). The decoded pixels do not depend on the thread count."""
-    import os
-
     env = os.environ.get("GT_GEN_DECODE_THREADS", "").strip()
     if env:
         if not env.isdigit() or not 1 <= int(env) <= 64:
@@ -341,11 +340,9 @@ class _Packer:
     decoder thread at its next hand-over, or by :meth:`finish`; no chunk after it is queued."""
 
     def __init__(self, put: Callable[[object], bool]) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
         self._put = put
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gt-gen-pack")
-        self._last: Any = None  # the Future of the chunk handed in last
+        self._last: Future[None] | None = None  # the chunk handed in last
         #: False once a put found the stream closed.
         self.ok = True
 

@@ -52,6 +52,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -88,19 +89,24 @@ def encode(path: Path, fr: np.ndarray, crf: int) -> Path:
     return path
 
 
-def decode(path: Path) -> int:
+def decode(path: Path, threads: int = 0, each: Callable[[np.ndarray], object] | None = None) -> int:
     """Every frame to the pixels sglang's OpenCV path gives: BGR24 with the bicubic scaler and
     the frame's own colour tag, frame threads on. These are ``gt_gen.video_decode.bgr_frames``'s
     settings (another conversion, e.g. PyAV's default rgb24/bilinear, is other work, not the
-    floor of this one); single pass, no copy beyond PyAV's."""
+    floor of this one); single pass, no copy beyond PyAV's. ``threads``: FFmpeg's count (0: its
+    own, as the floor decodes); ``each`` gets every frame (:func:`pipeline_bound`)."""
     import av
 
     n = 0
     with av.open(str(path)) as c:
         st = c.streams.video[0]
         st.thread_type = "AUTO"
+        if threads:
+            st.codec_context.thread_count = threads
         for f in c.decode(st):
-            f.reformat(format="bgr24", interpolation="BICUBIC").to_ndarray()
+            bgr = f.reformat(format="bgr24", interpolation="BICUBIC").to_ndarray()
+            if each is not None:
+                each(bgr)
             n += 1
     return n
 
@@ -123,8 +129,6 @@ def pipeline_bound(group: dict) -> tuple[float, float]:
     import queue
     import threading
 
-    import av
-
     from gt_gen.metrics import fast
     from gt_gen.video_decode import pair_decode_threads
 
@@ -133,13 +137,10 @@ def pipeline_bound(group: dict) -> tuple[float, float]:
         raise SystemExit("the C metric kernel is not built: pip install -e . builds it")
 
     def decoder(path: Path, q: queue.Queue) -> None:
-        with av.open(str(path)) as c:
-            st = c.streams.video[0]
-            st.thread_type = "AUTO"
-            st.codec_context.thread_count = threads
-            for f in c.decode(st):
-                q.put(f.reformat(format="bgr24", interpolation="BICUBIC").to_ndarray())
-        q.put(None)
+        try:
+            decode(path, threads, q.put)
+        finally:  # the end mark even after an error: the main loop never waits for nothing
+            q.put(None)
 
     c0, t0 = time.process_time(), time.perf_counter()
     qs: list[queue.Queue] = [queue.Queue(maxsize=2), queue.Queue(maxsize=2)]

@@ -168,7 +168,7 @@ def test_a_decoder_that_fails_to_start_is_reported_not_waited_for(monkeypatch) -
         list(stream.chunks())
 
 
-def _counting_frames(n: int, seen: list[int], fail_swap_at: int | None = None):
+def _counting_frames(n: int, seen: list[int]):
     """A stand-in for bgr_frames: n small distinct BGR frames, counting how many were made."""
     def gen(*_a, **_k):
         for i in range(n):
@@ -179,8 +179,8 @@ def _counting_frames(n: int, seen: list[int], fail_swap_at: int | None = None):
 
 def test_chunk_packer_keeps_order_bounds_memory_and_stops(monkeypatch) -> None:
     """GPU hand-over (chunk buffers): the swaps run on a packer thread, chunk by chunk, yet the
-    chunks come in order with every frame's RGB image; while the reader dawdles the decoder stays a bounded
-    number of frames ahead; a closed stream's decoder and packer threads end."""
+    chunks come in order with every frame's RGB image; while the reader dawdles the decoder
+    stays a bounded number of frames ahead; a closed stream's decoder and packer threads end."""
     import threading
     import time
 
@@ -214,6 +214,8 @@ def test_chunk_packer_keeps_order_bounds_memory_and_stops(monkeypatch) -> None:
 
 
 def test_a_failed_swap_reaches_the_reader_after_the_chunks_before_it(monkeypatch) -> None:
+    """A swap that fails on the packer thread is the reader's error, raised after the chunks
+    handed in before it and before any chunk after it (none holds a frame never written)."""
     from gt_gen import video_decode as vd
 
     monkeypatch.setattr(vd, "CHUNK_FRAMES", 2)
