@@ -7,6 +7,13 @@ retries with jitter honouring ``Retry-After``. Unknown never becomes missing: sg
 failed CI on CDN blips that way. Bodies are checked against ``Content-Length``, so a
 truncated download is retried and then an error, never a file.
 
+A source that gave no answer at all (timeouts, refused or reset connections) to a whole round
+of attempts is not asked again in the same run: what is asked later is unknown at once, with
+that reason. Each case's lookup probes its own files, so a server that accepts connections and
+never answers cost every case a round of timeouts (4 x 10 s; a fetch of the 11-case tiny group
+was still probing after 5 minutes); the outcome was the same unknown, found one case at a time.
+A server that answers, even with errors, keeps being asked: its answers are per file.
+
 Credentials (a URL's ``user:password@`` or ``CI_DATA_TOKEN``) are taken out of the URL and
 sent only where :func:`gt_gen.store.credentials.may_send` allows: https to the source's own
 host. Redirects are followed here, one hop at a time, so that rule is applied to every hop.
@@ -58,6 +65,9 @@ class HttpSource:
         self.creds = credentials.for_url(user, password)
         #: Relpaths whose bytes this run took from the cache (so a bad one can be evicted).
         self.from_cache: set[str] = set()
+        self._unanswered = 0  # attempts in a row that ended with no HTTP answer
+        #: Why the source is not asked again (no answer to a whole round of attempts), or "".
+        self.gone = ""
 
     def url(self, relpath: str) -> str:
         return f"{self.base}/{self.commit}/{safe_relpath(relpath)}"
@@ -92,9 +102,29 @@ class HttpSource:
         raise Retryable(f"{method} {redact(url)}: more than {MAX_REDIRECTS} redirects")
 
     def _retry(self, fn: Callable[[], T]) -> T:
-        if self.sleep is not None:
-            return retry(fn, attempts=self.attempts, base=self.backoff, sleep=self.sleep)
-        return retry(fn, attempts=self.attempts, base=self.backoff)
+        """``fn`` with bounded retries; at once unknown when the source stopped answering (see
+        the module docstring)."""
+        if self.gone:
+            raise RetriesExhausted([self.gone])
+
+        def attempt() -> T:
+            try:
+                got = fn()
+            except Retryable as exc:  # unanswered: the request itself failed (no status)
+                self._unanswered = self._unanswered + 1 if isinstance(exc.__cause__, requests.RequestException) else 0
+                raise
+            self._unanswered = 0
+            return got
+
+        try:
+            if self.sleep is not None:
+                return retry(attempt, attempts=self.attempts, base=self.backoff, sleep=self.sleep)
+            return retry(attempt, attempts=self.attempts, base=self.backoff)
+        except RetriesExhausted as exc:
+            if self._unanswered >= self.attempts:
+                self.gone = (f"no answer to {self._unanswered} attempts in a row, the last "
+                             f"{exc.reasons[-1]}; not asked again")
+            raise
 
     def _transient(self, resp: requests.Response, what: str) -> Retryable:
         hint = self._withheld(resp.url or "") if resp.status_code in (401, 403) else ""
@@ -120,7 +150,7 @@ class HttpSource:
         try:
             return self._retry(lambda: self._probe_once(self.url(relpath)))
         except RetriesExhausted as exc:
-            self.last_error = redact(f"{len(exc.reasons)} attempts: {exc.reasons[-1]}")
+            self.last_error = redact(self.gone or f"{len(exc.reasons)} attempts: {exc.reasons[-1]}")
             return Presence.UNKNOWN
 
     def _get_once(self, url: str) -> bytes | None:
@@ -148,9 +178,9 @@ class HttpSource:
         try:
             got = self._retry(lambda: self._get_once(url))
         except RetriesExhausted as exc:
-            raise NetworkError(f"cannot download {redact(url)} after {self.attempts} attempts "
-                               f"({redact(str(exc))}); the GT state is unknown, rerun later",
-                               url=redact(url)) from None
+            why = self.gone or f"after {self.attempts} attempts ({exc})"
+            raise NetworkError(f"cannot download {redact(url)} {redact(why)}; the GT state is "
+                               "unknown, rerun later", url=redact(url)) from None
         if got is None:
             raise MissingFileError(f"GT file not found at {redact(url)}", url=redact(url))
         self.from_cache.discard(relpath)

@@ -55,6 +55,40 @@ def test_transient_faults_recover_or_stay_unknown(srv, fault: str) -> None:
     assert source(srv).probe("gone.png") is Presence.UNKNOWN  # a 404 hidden behind faults
 
 
+@pytest.mark.parametrize("fault", ["timeout", "reset", "head_answered_get_stalls"])
+def test_a_source_that_never_answers_is_not_asked_again(srv, fault: str) -> None:
+    """No HTTP answer to a whole round of attempts (a server that accepts and stalls, or resets,
+    or refuses HEAD and then stalls the GET that follows): later probes and reads are unknown at
+    once, with the reason and no request, instead of a round of timeouts per file (a fetch of 11
+    cases was still probing after 5 minutes). Never missing, never present."""
+    steps = ["status:405", "timeout"] * 3 + ["timeout"] if fault == "head_answered_get_stalls" else [fault]
+    for name in ("a.png", "b.png", "c.png"):
+        srv.script.steps[put(srv, name)] = list(steps)
+    src = source(srv)
+    assert src.probe("a.png") is Presence.UNKNOWN
+    asked = src.requests_made
+    assert asked == (6 if fault == "head_answered_get_stalls" else 3) and "not asked again" in src.last_error
+    assert ("ConnectionError" if fault == "reset" else "ReadTimeout") in src.last_error
+    assert src.probe("b.png") is Presence.UNKNOWN and src.requests_made == asked
+    assert "no answer to 3 attempts in a row" in src.last_error
+    with pytest.raises(NetworkError, match="not asked again; the GT state is unknown"):
+        src.read_bytes("c.png")
+    assert src.requests_made == asked and srv.script.requests[f"/{COMMIT}/b.png"] == 0
+
+
+def test_a_source_that_answers_with_errors_is_still_asked_per_file(srv) -> None:
+    """HTTP errors are answers about one file: after one file's round of 500s, the next file is
+    asked (and found); one answer among the failures resets the count."""
+    srv.script.steps[put(srv, "a.png")] = ["status:500"]
+    put(srv, "b.png")
+    src = source(srv)
+    assert src.probe("a.png") is Presence.UNKNOWN and not src.gone
+    assert src.probe("b.png") is Presence.PRESENT
+    srv.script.steps[put(srv, "c.png")] = ["reset", "reset", "status:500"]
+    assert src.probe("c.png") is Presence.UNKNOWN and not src.gone
+    assert src.probe("b.png") is Presence.PRESENT
+
+
 def test_truncated_body_is_retried_then_an_error(srv) -> None:
     p = put(srv, "a.png", b"x" * 1000)
     srv.script.steps[p] = ["truncate", "ok"]
