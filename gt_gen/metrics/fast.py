@@ -12,10 +12,11 @@ float32 summation reproduced from exact integer leaf sums (:mod:`gt_gen.metrics.
 so a value at its gate gets sglang's verdict.
 
 On CPU the C kernel (``_native/fastssim.c``) computes all three in one pass over each row
-band: AVX2 where the CPU has it (chosen at run time), portable C elsewhere or with
-``GT_GEN_FASTSSIM_ISA=portable``; ``GT_GEN_FASTSSIM_THREADS`` caps its threads (by default
-every CPU, falling back to one while the others are busy). The thread count never changes a
-result; the two paths differ in SSIM's last bits only (same PSNR and MAD).
+band: AVX-512 or AVX2 where the CPU has them (chosen at run time), portable C elsewhere;
+``GT_GEN_FASTSSIM_ISA=avx2|portable`` caps the choice; ``GT_GEN_FASTSSIM_THREADS`` caps its
+threads (by default every CPU, falling back to one while the others are busy). The thread
+count never changes a result; AVX-512 gives AVX2's values bit for bit, and portable C differs
+from them in SSIM's last bits only (same PSNR and MAD).
 """
 
 from __future__ import annotations
@@ -54,10 +55,11 @@ def native_available() -> bool:
 
 
 def native_isa() -> str | None:
-    """Which path of the C kernel runs here: ``avx2`` (chosen at run time on a CPU that has
-    AVX2 and FMA), ``portable`` (any other CPU, or forced with ``GT_GEN_FASTSSIM_ISA=portable``),
-    or None when the kernel is not built. Both give the same PSNR and MAD bit for bit and SSIM
-    within ~1e-15 of scikit-image."""
+    """Which path of the C kernel runs here: ``avx512`` (chosen at run time on a CPU with
+    AVX-512 F/BW/DQ/VL), ``avx2`` (AVX2 and FMA), ``portable`` (any other CPU), capped by
+    ``GT_GEN_FASTSSIM_ISA=avx2|portable``; None when the kernel is not built. All give the same
+    PSNR and MAD bit for bit and SSIM within ~1e-15 of scikit-image; ``avx512`` gives
+    ``avx2``'s SSIM bit for bit."""
     if _native is None:
         return None
     return str(_native.isa()) if hasattr(_native, "isa") else "portable"

@@ -1,5 +1,6 @@
-"""The C kernel, each of its code paths (AVX2 chosen at run time, portable C) and its band
-layout, against scikit-image (SSIM within 1e-12) and numpy (sums and float32 MAD exact).
+"""The C kernel, each of its code paths (AVX-512 or AVX2 chosen at run time, portable C) and
+its band layout, against scikit-image (SSIM within 1e-12) and numpy (sums and float32 MAD
+exact); the AVX-512 path gives the AVX2 path's four values bit for bit.
 
 The kernel cuts a frame into row bands whose sums are added in order; every row's |a - b| and
 (a - b)^2 are counted by exactly one band, in 8-value blocks that may straddle two rows (and so
@@ -26,8 +27,11 @@ ENV = "GT_GEN_FASTSSIM_ISA"
 
 
 def _paths() -> list[str]:
+    """Every path this CPU runs (the widest last)."""
     native = fast._native
-    return ["portable", "avx2"] if native is not None and native.has_avx2() else ["portable"]
+    if native is None:
+        return ["portable"]
+    return ["portable"] + (["avx2"] if native.has_avx2() else []) + (["avx512"] if native.has_avx512() else [])
 
 
 def _want(a: np.ndarray, b: np.ndarray) -> tuple[float, int, int, float]:
@@ -59,6 +63,8 @@ def _check(a: np.ndarray, b: np.ndarray, band_rows: tuple[int, ...] = (0, 1, 2, 
             assert got[1:] == want[1:], (isa, br, a.shape)
             if a.shape[2] == 3:
                 assert _run_bgr(a, b, isa, br) == got, (isa, br, a.shape)
+            if isa == "avx512":  # the same windows paired and summed in the same order as AVX2
+                assert got == _run(a, b, "avx2", br), (br, a.shape)
 
 
 def _pair(kind: str, h: int, w: int, c: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -95,6 +101,10 @@ def test_every_path_and_band_layout_equals_skimage_and_numpy(h, w, c, kind, seed
     (7, 180, 3),   # rows of 540 values: a second strip of 4 outputs
     (12, 349, 3),  # a strip seam and a vector tail in one row
     (10, 700, 3),  # several strips
+    (8, 21, 3),    # rows of 63 values: one whole 21-pixel step of the AVX-512 BGR reversal
+    (9, 43, 3),    # 129 values: two whole steps, the tail of 3 values masked
+    (8, 13, 3),    # 21 outputs a row: one 16-window step, a scalar tail
+    (8, 15, 3),    # 27 outputs: 16 windows, then 8, then 3 scalar ones
     (20, 9, 8),    # eight channels, the kernel's most
 ])
 @pytest.mark.parametrize("kind", ["noise", "extreme", "close"])
@@ -144,8 +154,10 @@ def test_env_var_forces_the_portable_path(monkeypatch: pytest.MonkeyPatch) -> No
     assert fast._native.isa() == "portable" and fast.native_isa() == "portable"
     a, b = _pair("noise", 20, 30, 3, 5)
     assert fast.batch_metrics(a[None], b[None], engine="native")[0]["mean_abs_diff"] == _want(a, b)[3]
-    monkeypatch.delenv(ENV)
+    monkeypatch.setenv(ENV, "avx2")  # caps auto at AVX2: the widest path it may take
     assert fast.native_isa() == ("avx2" if fast._native.has_avx2() else "portable")
+    monkeypatch.delenv(ENV)
+    assert fast.native_isa() == _paths()[-1]
 
 
 def test_bad_arguments_are_refused() -> None:
@@ -162,6 +174,9 @@ def test_bad_arguments_are_refused() -> None:
     if not fast._native.has_avx2():
         with pytest.raises(ValueError, match="no AVX2"):
             fast._native.metrics(a, a, 8, 8, 3, 255.0, "avx2")
+    if not fast._native.has_avx512():
+        with pytest.raises(ValueError, match="no AVX-512"):
+            fast._native.metrics(a, a, 8, 8, 3, 255.0, "avx512")
 
 
 def test_without_the_c_kernel_auto_falls_back_to_torch(monkeypatch: pytest.MonkeyPatch) -> None:
