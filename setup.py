@@ -42,7 +42,9 @@ class build_py_with_data(build_py):  # noqa: N801  (setuptools command naming)
 # Threads are plain pthreads (no OpenMP runtime to find: Apple's clang builds it too).
 _X86 = platform.machine().lower() in ("x86_64", "amd64")
 
-setup(cmdclass={"build_py": build_py_with_data}, ext_modules=[Extension(
-    "gt_gen.metrics._fastssim", ["gt_gen/metrics/_native/fastssim.c"],
-    extra_compile_args=["-O3", "-pthread", *(["-march=x86-64-v2"] if _X86 else []), "-ftree-vectorize"],
-    extra_link_args=["-pthread"], optional=True)])
+setup(cmdclass={"build_py": build_py_with_data}, ext_modules=[
+    Extension("gt_gen.metrics._fastssim", ["gt_gen/metrics/_native/fastssim.c"],
+              extra_compile_args=["-O3", "-pthread", *(["-march=x86-64-v2"] if _X86 else []), "-ftree-vectorize"],
+              extra_link_args=["-pthread"], optional=True),
+    # PNG row filters undone for gt_gen.png_rgb8 (without it, libpng through OpenCV reads PNGs).
+    Extension("gt_gen._pngrows", ["gt_gen/_native/pngrows.c"], extra_compile_args=["-O3"], optional=True)])

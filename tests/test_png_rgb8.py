@@ -187,3 +187,54 @@ def test_pixel_limit_is_pils(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 40)
     with pytest.raises(InputFileError, match="too many pixels"):
         fr.decode_image(data, "x.png")
+
+
+def test_the_fast_path_is_the_c_helper_and_its_fallback_is_libpng(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where ``gt_gen._pngrows`` is built the file is inflated and unfiltered here (libpng is
+    not called); without it libpng decodes it: the same pixels either way, for every writer."""
+    pytest.importorskip("gt_gen._pngrows")
+    rgb = image(23, 31, 5)
+    files = writers(rgb)
+    with monkeypatch.context() as m:
+        m.setattr(png_rgb8, "_decode_libpng", lambda *a: pytest.fail("libpng was called"))
+        native = {k: png_rgb8.decode(v) for k, v in files.items()}
+    with monkeypatch.context() as m:
+        m.setattr(png_rgb8, "_rows", lambda: None)
+        libpng = {k: png_rgb8.decode(v) for k, v in files.items()}
+    for k in files:
+        assert native[k] is not None and np.array_equal(native[k], rgb), k
+        assert libpng[k] is not None and np.array_equal(libpng[k], rgb), k
+
+
+def test_a_stream_with_bytes_after_its_end_is_left_to_pil(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A complete zlib stream followed by more bytes, or a stream cut short before its
+    checksum: PIL may read either, so it does (the fast path takes only exact streams)."""
+    rgb = image(6, 7, 4)
+    rows = b"".join(b"\x01" + rgb[y].tobytes() for y in range(6))  # Sub type, raw bytes: any pixels
+    stream = zlib.compress(rows)
+    for idat in (stream + b"\x00\x00", stream[:-4]):
+        data = raw_png(rgb, idat=idat)
+        assert png_rgb8.decode(data) is None
+        assert_same_outcome(data, monkeypatch)
+
+
+@settings(max_examples=30, deadline=None)
+@given(h=st.integers(1, 50), w=st.integers(1, 50), seed=st.integers(0, 2**16))
+def test_encode_writes_a_png_every_reader_reads_back(h: int, w: int, seed: int) -> None:
+    import cv2
+    from PIL import Image
+
+    rgb = image(h, w, seed)
+    data = png_rgb8.encode(rgb)
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")), rgb)
+    assert np.array_equal(cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR),
+                                       cv2.COLOR_BGR2RGB), rgb)
+    assert np.array_equal(png_rgb8.decode(data), rgb)
+    assert png_rgb8.encode(rgb[:, ::-1]) == png_rgb8.encode(np.ascontiguousarray(rgb[:, ::-1]))  # strides
+
+
+@pytest.mark.parametrize("bad", [np.zeros((4, 4), np.uint8), np.zeros((4, 4, 4), np.uint8),
+                                 np.zeros((4, 4, 3), np.uint16), np.zeros((0, 4, 3), np.uint8)])
+def test_encode_refuses_what_is_not_8bit_rgb(bad: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="uint8 HxWx3"):
+        png_rgb8.encode(bad)
