@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from gt_gen.audit import FLAKE_MARGIN
 from gt_gen.cli import main
 from gt_gen.controls import UNRELATED_PROMPT
 from tests.conftest import REPO
@@ -144,10 +145,22 @@ def test_fp32_gates_are_proven_by_the_audit(fp32: dict[str, Path], tmp_path: Pat
                      negatives=[fp32["neg_engine"], fp32["neg_seed"], fp32["neg_prompt"]])
     assert rc == 0, [f for f in data["findings"] if f["severity"] != "info"]
     assert data["meta"]["negatives"][-3:] == ["negative:1", "negative:2", "negative:3"]
-    # The base tiny gate is too tight for this engine: the two-stage LoRA gap flakes it.
-    rc, data = audit(fp32["cases"], REPO / "thresholds" / "consistency_threshold.json", tmp_path / "base",
-                     floors=[fp32["floor"]], negatives=[fp32["neg_prompt"]])
-    assert rc == 1 and any(f["kind"] == "flake" and f["case_id"] == TWO for f in data["findings"])
+    # A gate this engine's floor passes with less than the flake margin to spare is flagged. The
+    # gate is set from the floor measured here, not taken from the base file: how far diffusers'
+    # two-stage LoRA fusion lands from the official one depends on the CPU's float kernels (on
+    # a 2-core Xeon with AVX-512 the floor was SSIM 0.9998, far inside the base gate of 0.99,
+    # while the run this test was written on flaked that gate).
+    floor = worst(fp32["floor"], TWO)["ssim"]
+    base = json.loads((REPO / "thresholds" / "consistency_threshold.json").read_text())
+    tight = tmp_path / "tight.json"
+    for gate, flakes in ((floor - FLAKE_MARGIN["ssim"] / 2, True), (floor - 2 * FLAKE_MARGIN["ssim"], False)):
+        base["cases"][TWO]["ssim_threshold"] = gate
+        tight.write_text(json.dumps(base))
+        rc, data = audit(fp32["cases"], tight, tmp_path / f"tight-{flakes}", floors=[fp32["floor"]],
+                         negatives=[fp32["neg_prompt"]])
+        flake = [f for f in data["findings"] if f["kind"] == "flake" and f["case_id"] == TWO]
+        assert [f["metric"] for f in flake] == (["ssim"] if flakes else []), (gate, flake)
+        assert rc == 1 or not flakes  # (the base file's entries for other groups are warnings too)
 
 
 @pytest.mark.slow
