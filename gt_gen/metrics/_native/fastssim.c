@@ -401,13 +401,14 @@ static AVX2 inline __attribute__((always_inline)) Factors8 factors8(const Cols *
         d = _mm256_mul_pd(_mm256_add_pd(HALF4((F).b1, h), c1), _mm256_add_pd(HALF4((F).b2, h), c2)); \
     } while (0)
 
-/* n0/d0 + n1/d1 as (n0 d1 + n1 d0) / (d0 d1): one division for two windows. Why: the divider
- * is the one unit the window loop queues on (vdivpd issues at most every 8-16 cycles on Intel
- * cores, and a window needs one); with it halved the loop runs at the speed of its other
- * instructions. Exactness: every d > 0 (c1, c2 > 0 and b2 >= 0), products stay < 2^120, and
- * the pair's value is off by a few ulps of |n0/d0| + |n1/d1| <= 2, so the mean of the windows
- * is still ~1e-15 from scikit-image's. The FMA is explicit so that every path that pairs
- * windows (AVX2, AVX-512) rounds identically. */
+/* n0/d0 + n1/d1 as (n0 d1 + n1 d0) / (d0 d1): one division for two windows. Why: a division
+ * occupies Intel's divider for 8-16 cycles (vdivpd), the longest step of a window's chain;
+ * halving them made the AVX-512 walk 2-5% faster on the 2-core Xeon (medians of alternating
+ * rounds; removing every division, with wrong values, would have given ~7%). Exactness: every
+ * d > 0 (c1, c2 > 0 and b2 >= 0), products stay < 2^120, and the pair's value is off by a few
+ * ulps of |n0/d0| + |n1/d1| <= 2, so the mean of the windows is still ~1e-15 from
+ * scikit-image's. The FMA is explicit so that every path that pairs windows (AVX2, AVX-512)
+ * rounds identically. */
 static AVX2 inline __m256d pair4(__m256d n0, __m256d d0, __m256d n1, __m256d d1) {
     return _mm256_div_pd(_mm256_fmadd_pd(n0, d1, _mm256_mul_pd(n1, d0)), _mm256_mul_pd(d0, d1));
 }
@@ -507,10 +508,11 @@ static AVX2 void band_avx2(const Frame *f, int r0, int r1, int own1, const uint8
 /* AVX-512 band walk: the AVX2 walk at twice the width (16 windows, 64 bytes a step). Why it
  * is worth a third path: per window the AVX2 loop spends most of its time in instructions
  * whose count halves here (the 21 window loads and adds, the int32 -> double conversions, the
- * double arithmetic); on a 2-core Xeon (Emerald Rapids) a 1536x1024 pair took ~11.5 ms with
- * AVX2. The values are the AVX2 path's bit for bit: each window's ratio is computed by the
- * same operations, and lane l of the 8-lane accumulator adds the same windows in the same order
- * as lane l of AVX2's acc0 (l < 4) or acc1 (l >= 4). */
+ * double arithmetic). On a 2-core Xeon (Emerald Rapids) a 1536x1024 BGR pair on one thread
+ * took 10.4-11 ms with AVX2 and 7.4-7.7 ms here (with the VBMI reversal; medians of
+ * alternating rounds). The values are the AVX2 path's bit for bit: each pair of windows is
+ * computed by the same operations, and lane l of the 8-lane accumulator adds the same pairs in
+ * the same order as lane l of AVX2's acc0 (l < 4) or acc1 (l >= 4). */
 
 #define AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma")))
 
