@@ -12,12 +12,13 @@ could object to: the signature, an IHDR that PIL accepts, every chunk's CRC, IDA
 one run, IEND; it is then decoded here (below), and a failure there also falls back to PIL
 (so the error a user sees is PIL's, as before).
 
-Decoding: the IDAT stream is inflated with :mod:`gt_gen.deflate` (ISA-L, about twice zlib's
-speed) and must end exactly where the image's rows do (a complete stream, its checksum right,
-nothing after it); the row filters are undone by the C helper ``gt_gen._pngrows``. Both steps
-are fixed by the PNG specification, so the samples are libpng's and PIL's; anything they might
-treat leniently (extra data, a short stream) is declined here and left to PIL. Without the C
-helper (no compiler at install time) libpng decodes it through OpenCV, as before.
+Decoding: the IDAT stream is inflated with :mod:`gt_gen.deflate` (zlib-ng, PIL's own
+inflater: it refuses what PIL refuses) and must end exactly where the image's rows do (a
+complete stream, its checksum right, nothing after it); the row filters are undone by the C
+helper ``gt_gen._pngrows``. Both steps are fixed by the PNG specification, so the samples are
+libpng's and PIL's; anything they might treat leniently (extra data, a short stream) is
+declined here and left to PIL. Without the C helper (no compiler at install time) libpng
+decodes it through OpenCV, as before.
 
 :func:`encode` writes the same kind of PNG for report previews (not GT key frames: see
 :mod:`gt_gen.deflate`).

@@ -238,3 +238,14 @@ def test_encode_writes_a_png_every_reader_reads_back(h: int, w: int, seed: int) 
 def test_encode_refuses_what_is_not_8bit_rgb(bad: np.ndarray) -> None:
     with pytest.raises(ValueError, match="uint8 HxWx3"):
         png_rgb8.encode(bad)
+
+
+def test_a_stream_pil_refuses_is_left_to_pil(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by fuzzing: a PNG whose chunks are intact and whose zlib stream declares an invalid
+    set of distance codes yet matches its checksum. PIL and libpng refuse it; so does gt-gen
+    (a faster but more lenient inflater read it, which sglang could not)."""
+    data = (Path(__file__).parent / "data" / "png_invalid_distance_codes.png").read_bytes()
+    assert png_rgb8._plain_rgb8(data, 10**6) is not None  # the chunks are fine: the stream is not
+    assert png_rgb8.decode(data) is None
+    assert pil_outcome(data, monkeypatch)[0] == "error"
+    assert not assert_same_outcome(data, monkeypatch)
