@@ -58,7 +58,7 @@ def _plain_rgb8(data: bytes, max_pixels: int) -> tuple[int, int, list[memoryview
             return None
         body = view[pos + 8:pos + 8 + length]
         (crc,) = struct.unpack_from(">I", data, end - 4)
-        if zlib.crc32(body, zlib.crc32(kind)) != crc:
+        if _crc(kind, body) != crc:
             return None
         if size is None:  # the first chunk must be IHDR
             if kind != b"IHDR" or length != 13:
@@ -156,5 +156,10 @@ def encode(rgb: np.ndarray) -> bytes:
                      _chunk(b"IEND", b"")))
 
 
+def _crc(kind: bytes, body: bytes | memoryview) -> int:
+    """A chunk's CRC-32, over its type and its data (PNG 5.3)."""
+    return zlib.crc32(body, zlib.crc32(kind))
+
+
 def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(body, zlib.crc32(kind)))
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", _crc(kind, body))

@@ -162,12 +162,13 @@ class StreamInfo:
 
 @functools.cache
 def _reformat_takes_threads() -> bool:
-    """Whether this PyAV's ``VideoFrame.reformat`` takes ``threads`` (read from its signature,
-    which PyAV's Cython embeds in the docstring; older releases have no such argument, and
-    their scaler keeps its own default)."""
-    from av.video.reformatter import VideoReformatter
+    """Whether this PyAV's ``VideoFrame.reformat`` takes ``threads``: PyAV 17 added it with
+    its multithreaded scaler (``sws_scale_frame``); older releases scale on the calling thread
+    and have no such argument."""
+    import av
 
-    return "threads=" in (VideoReformatter.reformat.__doc__ or "").split("\n", 1)[0]
+    major = str(av.__version__).split(".", 1)[0]
+    return major.isdigit() and int(major) >= 17
 
 
 def bgr_frames(video: str | Path | bytes, matrix: str = "auto", *, where: str | Path | None = None,
@@ -201,8 +202,8 @@ def bgr_frames(video: str | Path | bytes, matrix: str = "auto", *, where: str | 
             stream.thread_type = "AUTO"
             if threads:
                 stream.codec_context.thread_count = threads
-            # libswscale's own threads (PyAV's default 0: one per CPU, in a pool that each frame's
-            # new scaler context starts again) follow the decoder's: where the caller gave the
+            # libswscale's own threads (PyAV >= 17's default 0: one per CPU, in a pool that each
+            # frame's new scaler context starts again) follow the decoder's: where the caller gave the
             # decoder a count (two decoders beside CPU metrics) the conversion runs on the
             # decoder's thread. Measured on the 2-core VM, 5 cases of 121 x 1536 x 1024
             # (alternating rounds of 4): 1 thread 18.3 CPU-s / 9.6 s, the pool 19.3 / 10.3 s.

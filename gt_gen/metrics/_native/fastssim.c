@@ -585,6 +585,12 @@ static AVX512 inline __attribute__((always_inline)) void ratio8_512(const Cols *
     *acc = _mm512_mask_add_pd(*acc, 0x0F, *acc, _mm512_zextpd256_pd512(pair4(n0, d0, n1, d1)));
 }
 
+/* The sum of 16 int32 lanes, in int64. */
+static AVX512 inline long long sum_epi32_512(__m512i v) {
+    return _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(v)),
+                                                    _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(v, 1))));
+}
+
 /* Block sums of |a - b| and the sum of (a - b)^2 for values [s, e), s a multiple of 8: as
  * diff_blocks_avx2, 64 values (8 blocks) a step. */
 static AVX512 void diff_blocks_avx512(const Frame *f, const uint8_t *ra, const uint8_t *rb, size_t base,
@@ -604,14 +610,12 @@ static AVX512 void diff_blocks_avx512(const Frame *f, const uint8_t *ra, const u
         __m512i lo = _mm512_unpacklo_epi8(d, zero), hi = _mm512_unpackhi_epi8(d, zero);
         q = _mm512_add_epi32(q, _mm512_add_epi32(_mm512_madd_epi16(lo, lo), _mm512_madd_epi16(hi, hi)));
         if (++steps == 2048) { /* each int32 lane grows by < 2^18 a step */
-            sqs += _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(q)),
-                                                            _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(q, 1))));
+            sqs += sum_epi32_512(q);
             q = zero;
             steps = 0;
         }
     }
-    sqs += _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(q)),
-                                                    _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(q, 1))));
+    sqs += sum_epi32_512(q);
     *sq += sqs;
     *ab += _mm512_reduce_add_epi64(t);
     if (i < e) diff_blocks_avx2(f, ra, rb, base, i, e, sq, ab);
