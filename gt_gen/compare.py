@@ -8,6 +8,7 @@ unavailable CLIP model leaves the CLIP gate *not evaluated* (``None``), never pa
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import numpy as np
 from gt_gen import frames as fr
 from gt_gen.cases import Case
 from gt_gen.errors import InputFileError, MissingFileError, UsageError
+from gt_gen.metric_pool import OrderedPool, metric_workers
 from gt_gen.metrics import MIN_SIDE, check_pair, compute_pair_metrics
 from gt_gen.metrics.clip import ClipScorer
 from gt_gen.naming import candidate_image_names, key_frame_names, video_name
@@ -502,25 +504,34 @@ def _curves_streamed(job: CurvesJob, opts: CompareOptions, gates: dict[str, floa
     g, c = _Reader(job.gt, set()), _Reader(job.cand, set(job.keep))
     assert g.bgr == c.bgr, "both streams of a case hand frames over the same way"
     vals: list[dict[str, float]] = []
-    try:
-        comparable: bool | None = None
-        while g.fill() and c.fill():
-            if comparable is None:
-                assert g.shape is not None and c.shape is not None
-                comparable = _comparable(g.shape, c.shape)
-            m = min(g.avail(), c.avail())
-            gs, cs = g.take(m), c.take(m)
-            if comparable:  # arrays, not lists: the batch goes to the kernel without a copy
-                vals += compute_pair_metrics(gs, cs, backend=opts.metrics_backend,  # type: ignore[arg-type]
-                                             device=opts.device, gates=gates, bgr=g.bgr)
-        g.drain()
-        c.drain()
-    except Exception as exc:
-        if g.failed is not exc:
-            g.drain()  # the GT's own error comes first
-            if c.failed is not exc:
-                c.drain()  # then the candidate's, before an error of the metrics
-        raise
+    # Pairs on several threads only where the reader owns its frames (the CPU streams: a new
+    # buffer per frame); recycled chunk buffers (pinned memory, GPU metrics) would be refilled
+    # under a pair still in flight.
+    workers = metric_workers(opts.device) if g.bgr else 1
+    threads = 1 if workers > 1 else 0
+    with OrderedPool[dict[str, float]](workers) as pool:
+        try:
+            comparable: bool | None = None
+            while g.fill() and c.fill():
+                if comparable is None:
+                    assert g.shape is not None and c.shape is not None
+                    comparable = _comparable(g.shape, c.shape)
+                m = min(g.avail(), c.avail())
+                gs, cs = g.take(m), c.take(m)
+                if comparable:  # arrays, not lists: the batch goes to the kernel without a copy
+                    vals += pool.submit(functools.partial(
+                        compute_pair_metrics, gs, cs, backend=opts.metrics_backend,  # type: ignore[arg-type]
+                        device=opts.device, gates=gates, bgr=g.bgr, threads=threads))
+            g.drain()
+            c.drain()
+            vals += pool.finish()
+        except Exception as exc:
+            pool.close()  # nothing more is measured: the first error decides
+            if g.failed is not exc:
+                g.drain()  # the GT's own error comes first
+                if c.failed is not exc:
+                    c.drain()  # then the candidate's, before an error of the metrics
+            raise
     return g.side(), c.side(), vals
 
 

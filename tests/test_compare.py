@@ -135,11 +135,14 @@ def _buffers(shape: tuple[int, ...]) -> np.ndarray:
 @settings(max_examples=80, deadline=None)
 @given(g=plans, c=plans, chunk=st.sampled_from([1, 2, 3, 8]), depth=st.sampled_from([1, 2]),
        same_content=st.booleans(), same_count=st.booleans(), with_keys=st.booleans(),
-       chunked=st.booleans())
+       chunked=st.booleans(), workers=st.sampled_from([1, 3]))
 def test_pipelined_equals_in_line(g: Plan, c: Plan, chunk: int, depth: int, same_content: bool,
-                                  same_count: bool, with_keys: bool, chunked: bool, monkeypatch_session) -> None:
+                                  same_count: bool, with_keys: bool, chunked: bool, workers: int,
+                                  monkeypatch_session) -> None:
     """Both ways a stream hands frames over: one by one in their own buffers (the CPU) and in
-    recycled chunk buffers (a GPU's pinned memory, here plain arrays)."""
+    recycled chunk buffers (a GPU's pinned memory, here plain arrays); and the pairs measured
+    on the calling thread or on several at once (gt_gen.metric_pool)."""
+    monkeypatch_session.setenv("GT_GEN_METRIC_WORKERS", str(workers))
     if same_count:
         c.n = g.n
     g, c = _fix(g), _fix(c)
@@ -165,10 +168,12 @@ def monkeypatch_session():
 @pytest.mark.parametrize("gt_fail,cand_fail,resize,want", [
     (None, 3, None, "c.mp4"), (5, 1, None, "gt/g.mp4"), (None, None, 4, "candidate"),
     (7, None, 4, "gt/g.mp4"), (None, 8, 4, "c.mp4")])
-def test_error_precedence(gt_fail, cand_fail, resize, want, monkeypatch) -> None:
+@pytest.mark.parametrize("workers", [1, 3])
+def test_error_precedence(gt_fail, cand_fail, resize, want, workers, monkeypatch) -> None:
     """The in-line path decodes the GT wholly, then the candidate, then measures: a later GT
     error beats an earlier candidate error, and any decode error beats a metric error (here a
-    candidate that changes size mid-video)."""
+    candidate that changes size mid-video), also with pairs measured on several threads."""
+    monkeypatch.setenv("GT_GEN_METRIC_WORKERS", str(workers))
     monkeypatch.setattr(vd, "CHUNK_FRAMES", 2)
     g = Plan(10, declared=10, fail_at=gt_fail)
     c = Plan(10, declared=10, fail_at=cand_fail, resize_at=resize)

@@ -68,7 +68,7 @@ def _reference(g: np.ndarray, c: np.ndarray) -> dict[str, float]:
 
 def compute_pair_metrics(gts: list[np.ndarray], cands: list[np.ndarray], *, backend: str = "auto",
                          device: str = "cpu", gates: Mapping[str, float | None] | None = None,
-                         bgr: bool = False) -> list[dict[str, float]]:
+                         bgr: bool = False, threads: int = 0) -> list[dict[str, float]]:
     """SSIM, PSNR and mean-abs-diff of each (GT, candidate) frame pair.
 
     ``gates`` (metric -> gate value): with the fast backend, a frame with any value within
@@ -77,12 +77,16 @@ def compute_pair_metrics(gts: list[np.ndarray], cands: list[np.ndarray], *, back
 
     ``bgr``: the frames are in OpenCV's BGR order (a decoder's frames, handed over without a
     swap); the values are those of their RGB images, bit for bit (the C kernel reads them
-    reversed; the other paths swap first)."""
+    reversed; the other paths swap first).
+
+    ``threads``: the C kernel's threads for each pair (0: its own choice); one when pairs
+    are measured on several threads at once (:mod:`gt_gen.metric_pool`). The values do not
+    depend on it."""
     for g, c in zip(gts, cands, strict=True):
         check_pair(g, c)
     if resolve_backend(backend, device) == "reference":
         return [_reference(*_rgb(g, c, bgr)) for g, c in zip(gts, cands)]
-    vals = _fast(gts, cands, device, bgr)
+    vals = _fast(gts, cands, device, bgr, threads)
     for i, v in enumerate(vals):
         if gates and any(near_gate(v.get(m), gates.get(m)) for m in v):
             vals[i] = _reference(*_rgb(gts[i], cands[i], bgr))
@@ -101,19 +105,19 @@ def _rgb(g: np.ndarray, c: np.ndarray, bgr: bool) -> tuple[np.ndarray, np.ndarra
     return to_rgb(np.ascontiguousarray(g)), to_rgb(np.ascontiguousarray(c))
 
 
-def _fast(gts: list[np.ndarray], cands: list[np.ndarray], device: str, bgr: bool = False
-          ) -> list[dict[str, float]]:
+def _fast(gts: list[np.ndarray], cands: list[np.ndarray], device: str, bgr: bool = False,
+          threads: int = 0) -> list[dict[str, float]]:
     import numpy as np
 
     from gt_gen.metrics import fast
 
     if isinstance(gts, np.ndarray) and isinstance(cands, np.ndarray):  # one [N, H, W, 3] batch
-        return fast.batch_metrics(gts, cands, device=device, bgr=bgr)  # (stacking would copy every frame)
+        return fast.batch_metrics(gts, cands, device=device, bgr=bgr, threads=threads)  # (stacking would copy every frame)
     out: list[dict[str, float]] = []
     for shape in dict.fromkeys(g.shape for g in gts):  # batch frames of one size together
         idx = [i for i, g in enumerate(gts) if g.shape == shape]
         vals = fast.batch_metrics(np.stack([gts[i] for i in idx]), np.stack([cands[i] for i in idx]),
-                                  device=device, bgr=bgr)
+                                  device=device, bgr=bgr, threads=threads)
         out.extend({"_i": i, **v} for i, v in zip(idx, vals))  # type: ignore[misc]
     out.sort(key=lambda d: d["_i"])
     return [{k: v for k, v in d.items() if k != "_i"} for d in out]

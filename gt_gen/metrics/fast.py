@@ -84,14 +84,14 @@ def psnr_from_sum(sq: int, n: int, data_range: float = 255.0) -> float:
     return float(10 * np.log10(float(data_range) ** 2 / (sq / n)))
 
 
-def _native_metrics(gts: np.ndarray, cands: np.ndarray, bgr: bool = False) -> list[dict[str, float]]:
+def _native_metrics(gts: np.ndarray, cands: np.ndarray, bgr: bool = False, threads: int = 0
+                    ) -> list[dict[str, float]]:
     out = []
     for g, c in zip(gts, cands):
         g, c = np.ascontiguousarray(g), np.ascontiguousarray(c)
         h, w, ch = g.shape
         # bgr: the kernel reads each row reversed (its RGB image's values, bit for bit).
-        got = _native.metrics(g, c, h, w, ch, 255.0, None, 0, 0, True) if bgr else \
-            _native.metrics(g, c, h, w, ch, 255.0)
+        got = _native.metrics(g, c, h, w, ch, 255.0, None, 0, threads, bgr)
         s, sq = got[0], got[1]
         # A kernel built before it learnt numpy's float32 MAD returns 3 values: compute it
         # the way sglang does instead.
@@ -101,12 +101,14 @@ def _native_metrics(gts: np.ndarray, cands: np.ndarray, bgr: bool = False) -> li
 
 
 def batch_metrics(gts: np.ndarray, cands: np.ndarray, *, device: str = "cpu",
-                  chunk: int = 8, engine: str = "auto", bgr: bool = False) -> list[dict[str, float]]:
+                  chunk: int = 8, engine: str = "auto", bgr: bool = False, threads: int = 0
+                  ) -> list[dict[str, float]]:
     """SSIM, PSNR and MAD of every frame pair of two ``[N, H, W, 3]`` uint8 stacks.
 
     ``engine``: ``native`` (the C kernel, CPU), ``torch`` (CPU or CUDA), or ``auto``: the C
     kernel on CPU when it was built, torch otherwise. ``bgr``: the stacks are BGR; the values
     are their RGB images' (the kernel reads them reversed; torch gets swapped copies).
+    ``threads``: the C kernel's threads per pair (0: its own choice); torch ignores it.
     """
     if engine == "native" or (engine == "auto" and not str(device).startswith("cuda") and _native is not None):
         if _native is None:
@@ -114,7 +116,7 @@ def batch_metrics(gts: np.ndarray, cands: np.ndarray, *, device: str = "cpu",
         if gts.shape[1] < WIN or gts.shape[2] < WIN:
             raise ValueError(f"SSIM needs frames of at least {WIN}x{WIN} pixels, got "
                              f"{gts.shape[2]}x{gts.shape[1]}")
-        return _native_metrics(gts, cands, bgr)
+        return _native_metrics(gts, cands, bgr, threads)
     from gt_gen.metrics import fast_torch
 
     if bgr:
