@@ -194,7 +194,9 @@ def run_audit(cases: list[Case], thresholds: Thresholds, *, controls: dict[str, 
                                             f"noise floor {floor:.4g}: an unchanged engine will fail it", m,
                                             {"noise_floor": floor, "gate": gate.value}))
             basis = worst([*obs, *fl], m)
-            if basis is not None:
+            # A NaN measurement (schema-legal in results.json: the metric could not be computed)
+            # or an infinite SSIM/MAD proposes no number; a threshold file cannot hold one.
+            if basis is not None and math.isfinite(suggest(m, basis)):
                 s = suggest(m, basis)
                 if neg is not None:
                     bound = neg + SEPARATION[m] if HIGHER_IS_BETTER[m] else neg - SEPARATION[m]

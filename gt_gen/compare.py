@@ -27,7 +27,7 @@ from gt_gen.naming import candidate_image_names, key_frame_names, video_name
 from gt_gen.results import CaseResult, FrameResult
 from gt_gen.store.integrity import GtUnknownError, ManifestMissingError, Verifier
 from gt_gen.store.lookup import locate
-from gt_gen.store.source import Presence
+from gt_gen.store.source import Presence, regular_file
 from gt_gen.thresholds import HIGHER_IS_BETTER, METRICS, Thresholds, worst
 
 
@@ -81,16 +81,17 @@ def find_candidate(candidate: Path, case: Case, single: bool) -> Path | None:
         return candidate
     if not candidate.is_dir():
         raise MissingFileError("candidate path not found", path=candidate)
+    what = f"the candidate output of {case.id}"
     if case.modality == "video":
         for name in (video_name(case), f"{case.id}.mp4"):
-            if (candidate / name).is_file():
+            if regular_file(candidate / name, what):
                 return candidate / name
         names = key_frame_names(case)
-        if all((candidate / n).is_file() for n in names.values()):
+        if all([regular_file(candidate / n, what) for n in names.values()]):
             return candidate
         return None
     for name in [*candidate_image_names(case), f"{case.id}.png", f"{case.id}.jpg", f"{case.id}.webp"]:
-        if (candidate / name).is_file():
+        if regular_file(candidate / name, what):
             return candidate / name
     return None
 

@@ -105,3 +105,21 @@ def test_history_headroom_and_coverage(tmp_path: Path, tiny_gt: Path, tiny_contr
     kinds = {(f["case_id"], f["kind"]) for f in data["findings"]}
     assert ("tiny_one_stage_t2v", "headroom") in kinds
     assert ("ltx_2_3_hq_pipeline", "coverage") in kinds  # on defaults, never measured
+
+
+def test_a_nan_floor_proposes_no_number_and_nothing_is_half_written(tmp_path: Path) -> None:
+    """results.json may hold "nan" for a metric that could not be computed: the audit then
+    suggests nothing for that metric (a thresholds file cannot hold NaN), and its files are
+    all written or none (the proposal used to fail after audit.json was written: exit 3)."""
+    floor = tmp_path / "floor.json"
+    floor.write_text(json.dumps({"schema_version": 1, "meta": {}, "cases": [
+        {"case_id": "tiny_flux_t2i", "modality": "image", "status": "passed",
+         "worst": {"ssim": "nan", "psnr": 50.0, "mean_abs_diff": 0.1}}]}))
+    out = tmp_path / "out"
+    proc = run_cli("audit", "--group", "tiny", "--out", str(out), "--floor-results", str(floor),
+                   "--write-proposal", str(tmp_path / "proposal.json"), "--fail-on", "never")
+    assert proc.returncode == 0, proc.stderr
+    audit = json.loads((out / "audit.json").read_text())
+    assert "ssim" not in audit["suggestions"].get("tiny_flux_t2i", {})
+    assert audit["suggestions"]["tiny_flux_t2i"]["psnr"] == 30.0  # the finite ones still are
+    assert json.loads((tmp_path / "proposal.json").read_text())["cases"]

@@ -284,3 +284,33 @@ def test_key_frame_metrics_are_taken_from_the_measured_pair_only_when_it_is_that
     calls.clear()
     cmp._pair_metrics(case, keys, gt, cand, opts, {}, None)  # nothing measured: all three
     assert calls == [3]
+
+
+@pytest.mark.parametrize("modality", ["video", "image"])
+@pytest.mark.parametrize("kind", ["folder", "fifo", "dangling", "dev-zero"])
+def test_a_candidate_that_is_not_a_file_is_an_error_not_missing(tmp_path: Path, modality: str, kind: str) -> None:
+    """A candidate output that is a folder, a FIFO, a device or a dangling symlink is named
+    (exit 2), never "missing" and never skipped for the key-frame PNGs beside it."""
+    import os
+
+    from gt_gen.cases import load_registry
+    from gt_gen.naming import candidate_image_names, key_frame_names, video_name
+
+    reg = load_registry()
+    case = next(c for c in reg.cases if c.modality == modality)
+    first = tmp_path / (video_name(case) if modality == "video" else candidate_image_names(case)[0])
+    if modality == "video":
+        for n in key_frame_names(case).values():  # what a skipped mp4 would have let through
+            (tmp_path / n).write_bytes(b"png")
+    if kind == "folder":
+        first.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(first)
+    elif kind == "dangling":
+        first.symlink_to(tmp_path / "nowhere")
+    else:
+        first.symlink_to("/dev/zero")
+    with pytest.raises(InputFileError, match=f"{first.name} is .*where the candidate output of {case.id} belongs"):
+        cmp.find_candidate(tmp_path, case, single=False)
+    first.unlink() if kind != "folder" else first.rmdir()
+    assert cmp.find_candidate(tmp_path, case, single=False) == (tmp_path if modality == "video" else None)

@@ -101,8 +101,21 @@ def run_ci_data(args: argparse.Namespace) -> int:
     return 1 if SEVERITY[worst] >= SEVERITY[args.fail_on] else 0
 
 
+def _json_text(obj: object) -> str:
+    """``obj`` as :func:`gt_gen.atomic.write_json` writes it (strict: NaN or infinity is an
+    error, named, before anything is written)."""
+    import json
+
+    from gt_gen.errors import ConfigError
+
+    try:
+        return json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    except ValueError as exc:
+        raise ConfigError(f"cannot write the audit: {exc}") from exc
+
+
 def run(args: argparse.Namespace) -> int:
-    from gt_gen.atomic import write_json, write_text
+    from gt_gen.atomic import write_text
     from gt_gen.audit import (SEVERITY, check_proposal_path, load_controls, markdown, proposal,
                               run_audit, table, to_json)
     from gt_gen.cases import load_registry
@@ -139,11 +152,16 @@ def run(args: argparse.Namespace) -> int:
                       platform=th.platform, known_ids={c.id for c in reg.cases})
     print(table(audit), end="")
     md = markdown(audit)
+    # Every file's text first, then the writes: a file that cannot be encoded leaves none of
+    # them half done (the proposal's numbers come from inputs).
+    texts: list[tuple[Path, str]] = []
     if args.out:
-        write_json(Path(args.out) / "audit.json", to_json(audit))
-        write_text(Path(args.out) / "audit.md", md)
+        texts += [(Path(args.out) / "audit.json", _json_text(to_json(audit))), (Path(args.out) / "audit.md", md)]
     if args.write_proposal:
-        write_json(args.write_proposal, proposal(th, audit))
+        texts.append((Path(args.write_proposal), _json_text(proposal(th, audit))))
+    for path, text in texts:
+        write_text(path, text)
+    if args.write_proposal:
         print(f"proposal written to {args.write_proposal}")
     worst = audit.worst_severity()
     if args.fail_on == "never" or worst is None:

@@ -460,6 +460,10 @@ def run(args: argparse.Namespace) -> int:
             "engine_ref": args.engine_ref, "python": pyplatform.python_version(),
             "command": redact(" ".join(sys.argv))}
     res_all = Results(cases=results, meta=meta)
+    if args.history:  # before any output: a DB that refuses the run leaves --out as it was
+        from gt_gen.history import record_results
+
+        record_results(args.history, res_all)
     out = Path(args.out)
     for name, data in encoded.items():
         write_bytes(out / name, data)
@@ -475,10 +479,6 @@ def run(args: argparse.Namespace) -> int:
     if gh_annotations.on_actions():
         for line in gh_annotations.lines(res_all):
             print(line)
-    if args.history:
-        from gt_gen.history import record_results
-
-        record_results(args.history, res_all)
     return 0 if res_all.all_passed else 1
 
 

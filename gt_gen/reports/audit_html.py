@@ -85,7 +85,7 @@ def distance_section(audit: dict[str, Any]) -> list[str]:
         cells = []
         for m in METRICS:
             v, g, mg = _num(worst.get(m)), _num(_dict(gates.get(m)).get("value")), _num(margins.get(m))
-            kind = verdict.get(m) if verdict.get(m) in WORD else None
+            kind = verdict.get(m) if isinstance(verdict.get(m), str) and verdict.get(m) in WORD else None
             if status != "compared":
                 cells.append(f"<td class='na'>{e(status)}</td>")
             elif v is None:

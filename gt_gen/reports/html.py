@@ -94,7 +94,7 @@ def _findings_table(rows: list[dict[str, Any]], first: str) -> list[str]:
     e = html.escape
     head = "metric" if first == "metric" else "case"
     out = [f"<table class='findings'><tr><th>severity</th><th>{head}</th><th>kind</th><th>finding</th></tr>"]
-    out += [f"<tr class='sev-{e(f['severity'])}'><td>{e(f['severity'])}</td><td>{e(f[first] or '–')}</td>"
+    out += [f"<tr class='sev-{e(f['severity'])}'><td>{e(f['severity'])}</td><td>{e(str(f.get(first) or '–'))}</td>"
             f"<td>{e(f['kind'])}</td><td>{e(f['message'])}</td></tr>" for f in rows]
     out.append("</table>")
     return out

@@ -16,8 +16,8 @@ A folder with no record at all (sglang's own ci-data has none) may be read, but 
 *unverified*, and with ``require_manifest`` it is refused (:class:`ManifestMissingError`).
 By default that is required when the source *looks published by gt-gen*: the folder's
 ``case_map.json`` carries ``"published_by": "gt-gen"`` (``publish`` writes it), or another GT
-folder of the source (either target, the platform subfolder or the default) has a
-``manifest.json``. If that cannot be told (network trouble), the case is unknown.
+folder of the source (either target, the platform subfolder or the default, or the root, where
+``generate`` writes its manifest) has a ``manifest.json``. If that cannot be told (network trouble), the case is unknown.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typing import Any
 
 from gt_gen import jsonio
 from gt_gen.errors import ConfigError, GtGenError, IntegrityError, NetworkError
+from gt_gen.names import safe_name
 from gt_gen.store.layout import CASE_MAP, TARGETS, folder as layout_folder
 from gt_gen.store.source import GtSource, Presence
 
@@ -59,24 +60,61 @@ def _sha_ok(v: object) -> bool:
 def parse_manifest(data: bytes, where: str) -> dict[str, str]:
     """File name -> sha256 from a publish manifest (``files``) or a generate manifest
     (``cases.*.files``). A manifest that cannot be read makes every file beside it
-    unverifiable, so it is an :class:`IntegrityError`, never a silent skip."""
+    unverifiable, so it is an :class:`IntegrityError`, never a silent skip; so is one whose
+    shape is wrong (each fault named: which key, what it holds), a listed name that is not a
+    plain file name (a manifest lists the files beside it: ``../x`` or ``/etc/passwd`` is
+    not one of them), and a file listed twice with two different sha256 (which of them would
+    be checked would depend on the order of the keys)."""
     try:
         obj: Any = jsonio.loads(data, where)
-        files = obj.get("files", {})
-        if isinstance(obj.get("cases"), dict) and not files:  # a generate manifest
-            files = {n: h for e in obj["cases"].values() if isinstance(e, dict)
-                     for n, h in (e.get("files") or {}).items()}
-        listed = {str(k): (v["sha256"] if isinstance(v, dict) else v) for k, v in files.items()}
     except ConfigError as exc:
         raise IntegrityError(f"unreadable manifest ({' '.join(str(exc).split())}); cannot verify "
                              "the GT beside it, refusing to compare", path=where) from exc
-    except (AttributeError, KeyError, TypeError) as exc:
-        raise IntegrityError(f"unreadable manifest ({type(exc).__name__}); cannot verify the GT "
-                             "beside it, refusing to compare", path=where) from exc
-    if not all(_sha_ok(v) for v in listed.values()):
-        raise IntegrityError("manifest lists a sha256 that is not 64 lowercase hex digits; "
-                             "refusing to compare", path=where)
+
+    def bad(why: str) -> IntegrityError:
+        return IntegrityError(f"malformed manifest: {why}; cannot verify the GT beside it, refusing "
+                              "to compare", path=where)
+
+    if not isinstance(obj, dict):
+        raise bad(f"the top level is {_kind(obj)}, not an object")
+    tables: list[tuple[str, object]] = []
+    if obj.get("files") is not None:
+        tables.append(("files", obj["files"]))
+    cases = obj.get("cases")
+    if cases is not None and not isinstance(cases, dict):
+        raise bad(f"'cases' is {_kind(cases)}, not an object")
+    if isinstance(cases, dict) and not obj.get("files"):  # a generate manifest
+        for cid, entry in cases.items():
+            try:
+                safe_name(cid, kind="case id")
+            except ConfigError:
+                raise bad(f"'cases' holds {str(cid)[:80]!r}, which is not a case id") from None
+            if not isinstance(entry, dict):
+                raise bad(f"case {str(cid)[:80]!r} is {_kind(entry)}, not an object")
+            if entry.get("files") is not None:  # a case that failed to generate lists none
+                tables.append((f"cases.{str(cid)[:80]}.files", entry["files"]))
+    listed: dict[str, str] = {}
+    for label, files in tables:
+        if not isinstance(files, dict):
+            raise bad(f"'{label}' is {_kind(files)}, not an object of file names")
+        for name, value in files.items():
+            try:
+                safe_name(name, kind="file name")
+            except ConfigError:
+                raise bad(f"'{label}' lists {str(name)[:80]!r}, which is not a plain file name") from None
+            digest = value.get("sha256") if isinstance(value, dict) else value
+            if not _sha_ok(digest):
+                raise bad(f"'{label}' gives {name} a sha256 that is not 64 lowercase hex digits")
+            if listed.setdefault(name, str(digest)) != digest:
+                raise bad(f"{name} is listed twice with different sha256")
     return listed
+
+
+def _kind(v: object) -> str:
+    """What a JSON value is, for a message: ``a list``, ``null``, ``a number``, ..."""
+    if v is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(type(v), "a number")
 
 
 def parse_fetch_record(data: bytes, where: str) -> tuple[dict[str, str], set[str]]:
@@ -207,12 +245,14 @@ class Verifier:
                 obj = None  # a hint only; the lookup reports a malformed case_map itself
             if isinstance(obj, dict) and obj.get(PUBLISHED_BY_KEY) == PUBLISHED_BY:
                 return f"its {cmap} says it was published by gt-gen"
+        # The root too: a `generate` folder keeps its manifest there, and a ci-data layout
+        # planted beside it (diffusion-ci/consistency_gt/...) is looked up first.
         others = [layout_folder(t, plat) for t in TARGETS
-                  for plat in ([self.platform] if self.platform else []) + [None]]
+                  for plat in ([self.platform] if self.platform else []) + [None]] + [""]
         for other in others:
             if other == folder:
                 continue
-            rel = f"{other}/{MANIFEST}"
+            rel = posixpath.join(other, MANIFEST) if other else MANIFEST
             p = self._probe(rel)
             if p is Presence.PRESENT:
                 return f"{rel} exists"

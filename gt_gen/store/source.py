@@ -9,10 +9,11 @@ which callers must never treat as ``missing`` or as a pass.
 from __future__ import annotations
 
 import enum
+import os
 from pathlib import Path
 from typing import Protocol
 
-from gt_gen.errors import MissingFileError
+from gt_gen.errors import InputFileError, MissingFileError
 
 
 class Presence(enum.Enum):
@@ -45,6 +46,21 @@ def safe_relpath(relpath: str) -> str:
     return "/".join(parts)
 
 
+def regular_file(path: Path, what: str) -> bool:
+    """True for a regular file (a symlink to one included), False where nothing is. Anything
+    else where ``what`` belongs (a folder, a FIFO, a device, a dangling symlink) is an
+    :class:`InputFileError`, not "missing": read as absent, a ``manifest.json`` that is a
+    folder would leave the GT beside it unverified instead of refused, and a candidate mp4
+    that is a folder would let the key-frame PNGs beside it be compared in its place."""
+    if path.is_file():
+        return True
+    if os.path.lexists(path):
+        kind = ("a dangling symlink" if path.is_symlink() and not path.exists() else
+                "a folder" if path.is_dir() else "not a regular file")
+        raise InputFileError(f"{path.name} is {kind}, where {what} belongs; refusing to compare", path=path)
+    return False
+
+
 class LocalDirSource:
     """A plain local directory (no commit)."""
 
@@ -56,7 +72,7 @@ class LocalDirSource:
         self.commit: str | None = None
 
     def probe(self, relpath: str) -> Presence:
-        return Presence.PRESENT if (self.root / safe_relpath(relpath)).is_file() else Presence.MISSING
+        return Presence.PRESENT if regular_file(self.root / safe_relpath(relpath), "a GT file") else Presence.MISSING
 
     def read_bytes(self, relpath: str) -> bytes:
         path = self.root / safe_relpath(relpath)

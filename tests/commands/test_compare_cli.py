@@ -364,3 +364,27 @@ def test_a_cut_candidate_video_is_one_error_line_with_opencvs_log_untouched(setu
                 refused += 1
                 assert lines[0].startswith("gt-gen: error:") and not out.exists(), (pct, frames, proc.stderr)
     assert refused >= 2  # the corpus really holds videos gt-gen refuses
+
+
+def test_a_history_db_that_refuses_the_run_leaves_out_as_it_was(tmp_path: Path, tiny_gt: Path) -> None:
+    """The run is recorded before any output is written: a DB that passes the checks but
+    refuses inserts (here a trigger) is exit 2 with the previous results untouched."""
+    import sqlite3
+
+    from gt_gen.history import _connect
+
+    db = tmp_path / "h.db"
+    with _connect(db, write=True):  # gt-gen's own schema
+        pass
+    con = sqlite3.connect(db)
+    con.execute("CREATE TRIGGER no_insert BEFORE INSERT ON runs BEGIN SELECT RAISE(ABORT, 'read-only history'); END")
+    con.commit()
+    con.close()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text("OLD RESULTS")
+    proc = run_cli("compare", "--case", "tiny_flux_t2i", "--gt", str(tiny_gt), "--candidate", str(tiny_gt),
+                   "--out", str(out), "--clip-model", "none", "--history", str(db))
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["results.json"]
+    assert (out / "results.json").read_text() == "OLD RESULTS"

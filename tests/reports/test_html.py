@@ -82,3 +82,19 @@ def test_audit_suggested_thresholds_are_shown(tmp_path: Path) -> None:
     assert "0.9510 (0.9200)" in row_a and "30.00 (24.00)" in row_a
     assert "case_&lt;b&gt;" in page and "3.5000" in page and "&lt;capped&gt;" in page
     assert "Suggested thresholds" not in render(res, tmp_path, {"findings": []})
+
+
+def test_audit_rows_with_odd_fields_render_instead_of_crashing(tmp_path: Path) -> None:
+    """A finding for a case of the run without a 'metric' key, and engine-distance verdicts
+    that are lists or objects (audit.json is an input: it may come from another version), are
+    shown as far as they can be, never an internal error."""
+    from gt_gen.reports.html import render
+    from gt_gen.results import CaseResult, Results
+
+    res = Results([CaseResult("case_a", "video", "passed")], meta={})
+    audit = {"findings": [{"severity": "error", "case_id": "case_a", "kind": "x", "message": "m<1>"}],
+             "engine_distance": {"cases": [
+                 {"case_id": "case_a", "status": "compared", "worst": {"ssim": 0.5}, "verdict": {"ssim": []}},
+                 {"case_id": "case_b", "status": "compared", "worst": {"ssim": 0.5}, "verdict": {"psnr": {}}}]}}
+    page = render(res, tmp_path, audit)
+    assert "m&lt;1&gt;" in page and "case_b" in page
