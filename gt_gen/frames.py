@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -192,6 +193,11 @@ def read_key_frames(path: str | Path, keys: tuple[str, ...] = KEY_FRAMES,
         raise InputFileError(str(exc), path=name) from exc
     indices = key_frame_indices(total, keys)
     wanted = list(dict.fromkeys(indices.values()))  # sglang's order: first, mid, last
+    if len(wanted) < len(indices):
+        # A 1- or 2-frame video: sglang seeks and reads every key, the same index again
+        # included, and fails the case where OpenCV cannot read it twice (a 1-frame video's
+        # frame 0: OpenCV does not seek back in a one-frame stream). Read exactly so.
+        return _read_each_key(cap, indices, total, name)
     try:
         by_index: dict[int, np.ndarray] = {}
         from gt_gen.keyframe_reuse import seeks_are_sequential
@@ -218,6 +224,25 @@ def read_key_frames(path: str | Path, keys: tuple[str, ...] = KEY_FRAMES,
         cap.release()
     return FrameSet({k: by_index[i] for k, i in indices.items()},
                     sources={k: str(name) for k in indices}, indices=indices, total=total)
+
+
+def _read_each_key(cap: Any, indices: dict[str, int], total: int, name: Path) -> FrameSet:
+    """Each key read by its own seek, in sglang's order (first, mid, last), no index skipped
+    for having been read before; the first read that fails is sglang's error. Releases
+    ``cap``."""
+    got: dict[str, np.ndarray] = {}
+    try:
+        for key, index in indices.items():
+            cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                raise InputFileError(f"cannot read frame {index} of {total} for key frame {key!r} "
+                                     "(OpenCV's seek, as sglang reads it, fails on this video); "
+                                     "regenerate it", path=name)
+            got[key] = _bgr_to_rgb(frame, name)
+    finally:
+        cap.release()
+    return FrameSet(got, sources={k: str(name) for k in indices}, indices=indices, total=total)
 
 
 def read_all_frames(path: str | Path) -> list[np.ndarray]:

@@ -162,6 +162,9 @@ def key_frames_from_decode(path: Path, keys: tuple[str, ...], at: Mapping[int, n
     if 0 not in at or not np.array_equal(first["first"], at[0]):
         return None, "OpenCV's frame 0 differs from the whole decode's"
     indices = fr.key_frame_indices(info.declared, keys)
+    if len(set(indices.values())) < len(indices):
+        return None, ("a key index repeats (a 1- or 2-frame video): sglang seeks to it again, "
+                      "which OpenCV may refuse")
     if any(i not in at for i in indices.values()):
         return None, "a key frame was not kept while decoding"
     frames = {k: at[i] for k, i in indices.items()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -137,12 +138,35 @@ def test_decompression_bomb_is_bad_input_naming_the_file(tmp_path: Path, size) -
     assert "gt/case_1gpu.png" in exc.value.one_line()
 
 
-@pytest.mark.parametrize("n", [1, 2, 3])
+def _sglang_key_reads(mp4: Path) -> list[bool]:
+    """sglang's extract_key_frames_from_video (test_utils.py): a seek and a read per key,
+    indices [0, n // 2, n - 1] not de-duplicated; it raises at the first failed read."""
+    cap = cv2.VideoCapture(str(mp4))
+    total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    out = []
+    for idx in (0, total // 2, total - 1):
+        cap.set(cv2.CAP_PROP_POS_FRAMES, idx)
+        out.append(bool(cap.read()[0]))
+    cap.release()
+    return out
+
+
+@pytest.mark.parametrize("how", ["auto", "seek", "sequential"])
+def test_a_one_frame_video_fails_as_in_sglang(tmp_path: Path, how: str) -> None:
+    """Key frames 0, 0, 0: sglang reads frame 0 three times and OpenCV cannot seek back in a
+    one-frame stream, so sglang's CI fails the case; so does gt-gen (it once passed it)."""
+    mp4 = write_mp4(tmp_path / "v.mp4", pattern_frames(1, 32, 48), crf=0)
+    assert _sglang_key_reads(mp4) == [True, False, False]
+    with pytest.raises(InputFileError, match="cannot read frame 0 of 1 for key frame 'mid'"):
+        fr.read_key_frames(mp4, how=how)
+
+
+@pytest.mark.parametrize("n", [2, 3])
 def test_short_videos_key_frames(tmp_path: Path, n: int) -> None:
-    """A valid 1-frame mp4 has key frames 0, 0, 0 (OpenCV cannot seek back to frame 0 of it,
-    which once read as "truncated or corrupt")."""
+    """2 frames: key frames 0, 1, 1, index 1 read twice as sglang does (OpenCV can)."""
     src = pattern_frames(n, 32, 48)
     mp4 = write_mp4(tmp_path / "v.mp4", src, crf=0)
+    assert _sglang_key_reads(mp4) == [True, True, True]
     keys = fr.read_key_frames(mp4)
     assert keys.indices == fr.key_frame_indices(n) and keys.total == n
     for key, idx in keys.indices.items():
