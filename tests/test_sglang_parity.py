@@ -60,10 +60,8 @@ def sglang_key_frames(video: bytes) -> list[np.ndarray]:
     """The mp4 goes to a temporary file; OpenCV's frame count gives indices 0, n // 2, n - 1;
     each is read after seeking with ``CAP_PROP_POS_FRAMES``; BGR -> RGB.
 
-    sglang raises when a seek-and-read fails. On a 1-frame mp4 the second seek to frame 0
-    fails in OpenCV although the file is valid; gt-gen reads each distinct index once
-    instead, which is the frame sglang means, so here a failed re-read of an index already
-    read reuses that read (the only departure, and only where sglang would crash)."""
+    sglang raises when a seek-and-read fails, also on a valid 1-frame mp4, whose frame 0
+    OpenCV cannot read a second time: that case fails in sglang's CI, and in gt-gen's."""
     import cv2
 
     with tempfile.NamedTemporaryFile(suffix=".mp4", delete=False) as tmp:
@@ -71,15 +69,12 @@ def sglang_key_frames(video: bytes) -> list[np.ndarray]:
     try:
         cap = cv2.VideoCapture(tmp.name)
         n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        read: dict[int, np.ndarray] = {}
         out = []
         for idx in (0, n // 2, n - 1):
             cap.set(cv2.CAP_PROP_POS_FRAMES, idx)
             ok, bgr = cap.read()
             if not ok:
-                assert idx in read, f"sglang cannot read frame {idx} of {n}"
-                bgr = read[idx]
-            read[idx] = bgr
+                raise ValueError(f"Failed to read frame at index {idx}")
             out.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
         cap.release()
         return out
@@ -194,6 +189,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     expected: dict[str, dict] = {}
     i = 0
     for spec in video_corpus():
+        if spec.n == 1:  # sglang's read fails on it: test_a_one_frame_candidate_fails_as_in_sglang
+            continue
         cid = f"v_{spec.name}"
         frames = moving_frames(spec.n, spec.h, spec.w, spec.seed)
         g_mp4 = encode(gt / f"{cid}_1gpu.mp4", spec, frames)
@@ -307,3 +304,28 @@ def _check_curves(cid: str, got: dict, want: dict) -> None:
                 assert _num(got["curves"][m][kf["gt_index"]]) == _num(f["metrics"][m]), (cid, m)
         else:
             assert kf["curve_equals_key_frame"] or kf["why_not"], (cid, kf)
+
+
+def test_a_one_frame_candidate_fails_as_in_sglang(tmp_path: Path, capsys) -> None:
+    """sglang's key-frame read raises on a 1-frame mp4 (frame 0 read a second time), so its CI
+    fails the case; gt-gen must not pass it (it did once, reading each index only once)."""
+    spec = next(s for s in video_corpus() if s.n == 1)
+    frames = moving_frames(spec.n, spec.h, spec.w, spec.seed)
+    gt, cand, cases = tmp_path / "gt", tmp_path / "cand", tmp_path / "cases"
+    for d in (gt, cand, cases):
+        d.mkdir()
+    cid = "v_one"
+    g_mp4 = encode(gt / f"{cid}_1gpu.mp4", spec, frames)
+    encode(cand / f"{cid}_1gpu.mp4", spec, frames)
+    with pytest.raises(ValueError, match="Failed to read frame at index 0"):
+        sglang_key_frames(g_mp4.read_bytes())
+    from PIL import Image
+
+    for k in KEYS:  # the GT's key frames as they would have been written
+        Image.fromarray(frames[0]).save(gt / f"{cid}_1gpu_frame_{k}.png")
+    (cases / "one.toml").write_text(case_toml(cid, num_frames=1))
+    for how in ("key", "all"):
+        code = main(["compare", "--cases", str(cases), "--group", "one", "--gt", str(gt), "--candidate",
+                     str(cand), "--out", str(tmp_path / how), "--clip-model", "none", "--frames", how])
+        err = capsys.readouterr().err
+        assert code != 0 and "cannot read frame 0 of 1" in err, (how, code, err)
