@@ -6,9 +6,9 @@
  * (running column sums over the 7 rows of a band, then a 7-tap horizontal sum); even the four
  * factors of the SSIM ratio, n^2 and n(n-1) times skimage's, are exact int32 (all < 2^29), and
  * only the ratio itself is computed in double. No padding mode is involved and |fast - skimage|
- * stays near 1e-15 (not merely within 1e-6: a value 1e-9 from its gate is re-decided with
- * scikit-image, gt_gen.metrics.GATE_MARGIN, which relies on this; float32 ratios, ~7e-7 off in
- * the worst case, would not do).
+ * stays within ~1e-13, the rounding of scikit-image's own float filter (not merely within 1e-6:
+ * a value 1e-9 from its gate is re-decided with scikit-image, gt_gen.metrics.GATE_MARGIN, which
+ * relies on this; float32 ratios, ~7e-7 off in the worst case, would not do).
  *
  * One pass over memory: a frame is cut into row bands (their number depends on the frame, not on
  * the thread count, and their sums are added in band order: the result is the same on any
