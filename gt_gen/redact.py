@@ -17,7 +17,7 @@ import re
 
 #: Environment variables whose values are secrets wherever they appear.
 SECRET_ENV_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "GITHUB_TOKEN", "GT_GEN_TOKEN",
-                   "GH_TOKEN", "CI_DATA_TOKEN")
+                   "GH_TOKEN", "CI_DATA_TOKEN", "SGLANG_API_KEY")
 
 #: ``scheme://`` then everything up to the last ``@`` before whitespace (greedy).
 _URL_CREDS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<creds>\S*)@")

@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # sglang_client imports requests: loaded by run(), not by `gt
     from gt_gen.engine.sglang_client import SglangClient
 from gt_gen.engine.sglang_request import CannotHonour, ServerInfo, check_server
 from gt_gen.errors import GtGenError, InputFileError, NetworkError, UsageError
-from gt_gen.naming import IMAGE_EXTS, stem, video_name
+from gt_gen.naming import IMAGE_EXTS, candidate_image_names, key_frame_names, stem, video_name
+from gt_gen.redact import redact
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -129,6 +130,17 @@ def _check_options(args: argparse.Namespace, cases: list[Case]) -> None:
         video_name(c) if c.modality == "video" else f"{stem(c)}.png" for c in cases])
 
 
+def _forget(out: Path, case: Case) -> None:
+    """Remove what an earlier run left in ``out`` under the names ``compare`` reads for
+    ``case``: a case that failed now must not be compared on its previous output."""
+    names = ([video_name(case), f"{case.id}.mp4", *key_frame_names(case).values()] if case.modality == "video"
+             else [*candidate_image_names(case), *(f"{case.id}.{e}" for e in ("png", "jpg", "webp"))])
+    for name in names:
+        p = out / name
+        if p.is_file() or p.is_symlink():
+            p.unlink()
+
+
 def run(args: argparse.Namespace) -> int:
     from gt_gen.engine.sglang_client import ClientOptions, JobError, SglangClient
 
@@ -157,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     if info is None:
         print("note: the server does not report its model (GET /v1/models); launch not checked")
     out = Path(args.out)
-    record: dict[str, Any] = {"server": client.server, "cases": {}}
+    record: dict[str, Any] = {"server": redact(client.server), "cases": {}}
     if info is not None:
         record["server_info"] = {k: v for k, v in vars(info).items() if v is not None}
     failed = 0
@@ -168,7 +180,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"{case.id}: ok -> {out / entry['file']}")
         except (JobError, CannotHonour, GtGenError) as exc:
             failed += 1
-            msg = exc.one_line() if isinstance(exc, GtGenError) else str(exc)
+            # A server's answer may echo what it was sent (the API key among it): redacted.
+            msg = redact(exc.one_line() if isinstance(exc, GtGenError) else str(exc))
+            _forget(out, case)
             record["cases"][case.id] = {"status": "failed", "error": msg,
                                         **({"serve_command": c} if (c := serve_command(case)) else {})}
             print(f"{case.id}: failed: {msg}")

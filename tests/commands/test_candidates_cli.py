@@ -269,3 +269,63 @@ def test_an_edit_with_an_uploaded_input_image_reaches_the_server(server, tmp_pat
     assert data.startswith(b"\x89PNG") and not server.rejected
     path, body = server.requests[-1]
     assert path == "/v1/images/edits" and body["uploads"] == 1 and body["true_cfg_scale"] == 4.0
+
+
+def test_a_case_that_fails_now_is_never_compared_on_its_previous_output(server, tmp_path: Path) -> None:
+    """The stale v1 mp4 of an earlier run is removed when v1 fails (candidates.json says
+    failed): compare then finds no candidate for v1, instead of passing the old one."""
+    cdir = cases_dir(tmp_path)
+    out = tmp_path / "cand"
+    args = ("candidates", "--cases", str(cdir), "--group", "e", "--case", "v1", "--server", server.url,
+            "--out", str(out), "--poll-interval", "0.01")
+    assert run_cli(*args).returncode == 0 and (out / "v1_1gpu.mp4").is_file()
+    for name in ("v1_1gpu_frame_0.png", "v1.mp4"):  # other names compare would read
+        (out / name).write_bytes(b"stale")
+    server.modes["first"] = "badmp4"
+    assert run_cli(*args).returncode == 1
+    assert not any((out / n).exists() for n in ("v1_1gpu.mp4", "v1.mp4", "v1_1gpu_frame_0.png"))
+    gt = gt_for(tmp_path, server, cdir)
+    cmp = run_cli("compare", "--cases", str(cdir), "--case", "v1", "--gt", str(gt), "--candidate", str(out),
+                  "--out", str(tmp_path / "cmp"), "--clip-model", "none")
+    assert cmp.returncode == 1 and "missing candidate" in cmp.stdout
+
+
+def test_credentials_and_keys_never_reach_candidates_json_or_the_console(tmp_path: Path, monkeypatch) -> None:
+    """A server URL with user:password, and a server whose error echoes the Authorization
+    header it was sent (SGLANG_API_KEY): neither secret is printed or written."""
+    import http.server
+    import threading
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a: object) -> None:
+            pass
+
+        def _send(self, code: int, obj: object) -> None:
+            b = json.dumps(obj).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(b)))
+            self.end_headers()
+            self.wfile.write(b)
+
+        def do_GET(self) -> None:
+            self._send(404, {"detail": "Not Found"})
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._send(400, {"error": {"message": f"rejected; Authorization was {self.headers.get('Authorization')}"}})
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        out = tmp_path / "cand"
+        url = f"http://user:pw_SECRET_1@127.0.0.1:{srv.server_address[1]}"
+        proc = run_cli("candidates", "--cases", str(cases_dir(tmp_path)), "--group", "e", "--case", "v1",
+                       "--server", url, "--out", str(out), env={"SGLANG_API_KEY": "sk_SECRET_2"})
+    finally:
+        srv.shutdown()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    written = (out / "candidates.json").read_text()
+    assert "rejected" in proc.stdout and "Authorization was" in written  # the error is there...
+    for text in (proc.stdout, proc.stderr, written):
+        assert "SECRET" not in text  # ...but not the secrets
