@@ -15,6 +15,10 @@ eviction: a corrupted object fails git's own hash check.
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import tempfile
+import time
 from pathlib import Path
 
 from gt_gen import gitutil
@@ -47,13 +51,33 @@ class GitSource:
         self._paths: set[str] | None = None
 
     def _ensure_mirror(self) -> None:
+        """The bare mirror, made whole before it takes its place: it is initialised and
+        configured in a folder beside it, then renamed in one step. A process killed midway
+        leaves only that folder (removed by the next run), never a mirror without its remote,
+        which every later run would have used and failed on. A mirror left so by an older
+        version (no ``remote.origin.url``, or another remote's) is made again."""
         if (self.mirror / "HEAD").is_file():
-            return
+            got = gitutil.git("config", "--get", "remote.origin.url", cwd=self.mirror, check=False)
+            if got.returncode == 0 and got.stdout.decode(errors="replace").strip() == self.remote:
+                return
+            shutil.rmtree(self.mirror, ignore_errors=True)  # a cache entry: made again below
         self.mirror.parent.mkdir(parents=True, exist_ok=True)
-        gitutil.git("init", "-q", "--bare", str(self.mirror))
-        gitutil.git("config", "remote.origin.url", self.remote, cwd=self.mirror)
-        gitutil.git("config", "remote.origin.promisor", "true", cwd=self.mirror)
-        gitutil.git("config", "remote.origin.partialclonefilter", "blob:none", cwd=self.mirror)
+        for stale in self.mirror.parent.glob(self.mirror.name + ".new-*"):
+            if time.time() - stale.stat().st_mtime > 3600:  # another run's, killed while making it
+                shutil.rmtree(stale, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=self.mirror.name + ".new-", dir=self.mirror.parent))
+        try:
+            gitutil.git("init", "-q", "--bare", str(tmp))
+            gitutil.git("config", "remote.origin.url", self.remote, cwd=tmp)
+            gitutil.git("config", "remote.origin.promisor", "true", cwd=tmp)
+            gitutil.git("config", "remote.origin.partialclonefilter", "blob:none", cwd=tmp)
+            try:
+                os.rename(tmp, self.mirror)
+            except OSError:  # another run put its own (equally made) mirror there first
+                if not (self.mirror / "HEAD").is_file():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def _has_commit(self, sha: str) -> bool:
         return gitutil.git("cat-file", "-e", f"{sha}^{{commit}}", cwd=self.mirror,

@@ -73,3 +73,22 @@ def test_missing_ref_names_the_branches_there_are(tmp_path: Path, branch: str) -
         GitSource(str(bare), "main", tmp_path / "cache")
     msg = str(err.value)
     assert f"its branches: {branch}" in msg and f"--ref {branch}" in msg
+
+
+def test_a_mirror_left_half_made_is_made_again(tmp_path: Path) -> None:
+    """A fetch killed between `git init` and configuring the remote used to leave a mirror
+    every later run failed on ("cannot reach"); such a mirror (and a half-made one beside it)
+    is now made again, and a whole mirror is only ever put in place by one rename."""
+    import subprocess
+
+    bare, _, second = make_repo(tmp_path)
+    cache = tmp_path / "cache"
+    src = GitSource(str(bare), "main", cache)
+    mirror = src.mirror
+    subprocess.run(["git", "config", "--unset", "remote.origin.url"], cwd=mirror, check=True)
+    again = GitSource(str(bare), "main", cache)  # the remote-less mirror of a killed run
+    assert again.commit == second and again.read_bytes("a.txt") == b"two"
+    assert not list(mirror.parent.glob(mirror.name + ".new-*"))  # nothing left beside it
+    # The mirror of another remote under this name (a hash collision, or edited by hand).
+    subprocess.run(["git", "config", "remote.origin.url", str(tmp_path / "elsewhere")], cwd=mirror, check=True)
+    assert GitSource(str(bare), second, cache).read_bytes("a.txt") == b"two"
