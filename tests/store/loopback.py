@@ -88,6 +88,15 @@ def make_handler(script: Script):
             self.send_response(206 if rng == "bytes=0-0" else 200)
             self.send_header("Content-Length", str(len(body) if step != "truncate" else len(body) + 100))
             self.end_headers()
+            if not head and step == "trickle":  # a byte every 0.1 s: each read is in time
+                try:
+                    for i in range(len(body)):
+                        self.wfile.write(body[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(0.1)
+                except OSError:  # the client gave up on it
+                    pass
+                return
             if not head:
                 self.wfile.write(body if step != "truncate" else body[: len(body) // 2])
                 if step == "truncate":

@@ -104,6 +104,24 @@ def test_slow_but_in_time_is_fine(srv) -> None:
     assert source(srv).read_bytes("a.png") == b"slow"
 
 
+def test_a_trickling_body_is_timed_out_as_a_whole(srv) -> None:
+    """A byte every 0.1 s never trips a 0.5 s read timeout; the body's own deadline (timeout +
+    size at MIN_BODY_RATE) does, each attempt, and the source is then not asked again."""
+    import time
+
+    p = put(srv, "a.png", b"x" * 200)
+    q = put(srv, "b.png")
+    srv.script.steps[p] = ["trickle"] * 3
+    src = source(srv)
+    t0 = time.monotonic()
+    with pytest.raises(NetworkError, match="body too slow"):
+        src.read_bytes("a.png")
+    assert time.monotonic() - t0 < 3 * (0.5 + 0.2) + 1  # 3 attempts, each cut at ~0.5 s
+    with pytest.raises(NetworkError, match="not asked again"):
+        src.read_bytes("b.png")
+    assert srv.script.requests[q] == 0
+
+
 def test_read_missing_is_missing(srv) -> None:
     with pytest.raises(MissingFileError):
         source(srv).read_bytes("none.png")
