@@ -30,6 +30,7 @@ from gt_gen.cases import Case
 from gt_gen.engine.sglang_request import PreparedRequest, ServerInfo, prepare
 from gt_gen.errors import NetworkError
 from gt_gen.redact import redact
+from gt_gen.http_body import read_body
 from gt_gen.retry import Retryable, RetriesExhausted, parse_retry_after, retry
 
 #: Image container -> file extension, by magic bytes.
@@ -91,6 +92,8 @@ class SglangClient:
         self.session = session or requests.Session()
         self.sleep, self.clock = sleep, clock
         self.server_fields = server_fields
+        #: Why the server is not asked again (a whole round of attempts had no answer), or None.
+        self.gone: str | None = None
         key = os.environ.get("SGLANG_API_KEY")
         if key:
             self.session.headers["Authorization"] = f"Bearer {key}"
@@ -99,11 +102,25 @@ class SglangClient:
               **kw: Any) -> requests.Response:
         sess = session if session is not None else self.session
 
+        if self.gone:
+            raise NetworkError(redact(f"server {self.server} {self.gone}"), url=redact(url))
+        unanswered = 0
+
         def once() -> requests.Response:
+            nonlocal unanswered
             try:
-                resp = sess.request(method, url, timeout=self.opts.timeout, **kw)
-            except requests.RequestException as exc:
-                raise Retryable(f"{method} {what}: {type(exc).__name__}") from exc
+                try:
+                    resp = sess.request(method, url, timeout=self.opts.timeout, stream=True, **kw)
+                except requests.RequestException as exc:
+                    raise Retryable(f"{method} {what}: {type(exc).__name__}") from exc
+                try:  # the whole body against one deadline (gt_gen.http_body)
+                    read_body(resp, timeout=self.opts.timeout, what=f"{method} {what}")
+                finally:
+                    resp.close()
+            except Retryable as exc:
+                unanswered += 1 if isinstance(exc.__cause__, requests.RequestException) else 0
+                raise
+            unanswered = 0
             if resp.status_code >= 500 or resp.status_code == 429:
                 raise Retryable(f"{method} {what}: HTTP {resp.status_code} {resp.text[:120]}",
                                 parse_retry_after(resp.headers.get("Retry-After")))
@@ -111,6 +128,12 @@ class SglangClient:
         try:
             return retry(once, attempts=self.opts.attempts, base=self.opts.backoff, sleep=self.sleep)
         except RetriesExhausted as exc:
+            if unanswered >= self.opts.attempts:
+                # No answer at all to a whole round (not even an error status): the server is
+                # stalled or gone. Every later request would cost another round of timeouts
+                # (4 x 30 s a case, one case after another), so none is sent.
+                self.gone = (f"stopped answering ({unanswered} attempts in a row, the last "
+                             f"{exc.reasons[-1]}); not asked again")
             raise NetworkError(redact(f"server {self.server} unreachable or failing: {exc}"),
                                url=redact(url)) from None
 

@@ -21,15 +21,14 @@ host. Redirects are followed here, one hop at a time, so that rule is applied to
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urljoin
 
 import requests
-import urllib3
 
 from gt_gen.errors import MissingFileError, NetworkError, UsageError
+from gt_gen.http_body import read_body
 from gt_gen.gitutil import COMMIT_RE
 from gt_gen.redact import redact
 from gt_gen.retry import Retryable, RetriesExhausted, parse_retry_after, retry
@@ -39,8 +38,6 @@ from gt_gen.store.source import Presence, safe_relpath
 
 HEAD_REFUSED = (403, 405, 501)
 MAX_REDIRECTS = 5
-#: The slowest body accepted beyond the timeout (bytes per second; see HttpSource._body).
-MIN_BODY_RATE = 256 * 1024
 T = TypeVar("T")
 
 
@@ -165,39 +162,13 @@ class HttpSource:
             if resp.status_code != 200:
                 raise self._transient(resp, f"GET {redact(url)}")
             expected = resp.headers.get("Content-Length")
-            body = self._body(resp, url, int(expected) if expected is not None and expected.isdigit() else None)
+            body = read_body(resp, timeout=self.timeout, what=f"GET {redact(url)}")
         finally:
             resp.close()
         if expected is not None and resp.headers.get("Content-Encoding") in (None, "identity") \
                 and expected.isdigit() and int(expected) != len(body):
             raise Retryable(f"GET {redact(url)}: truncated body ({len(body)} of {expected} bytes)")
         return body
-
-    def _body(self, resp: requests.Response, url: str, size: int | None) -> bytes:
-        """The body, read against a deadline for the whole of it: the timeout plus its declared
-        size at :data:`MIN_BODY_RATE` (a round of attempts then costs what one of timeouts
-        does). requests' timeout bounds each socket read only, so a server sending a byte
-        every half second was never timed out (a 4.4 kB case_map.json would have taken 36
-        minutes). A body past its deadline counts as no
-        answer, so a source that keeps stalling stops being asked (module docstring)."""
-        limit = self.timeout + (size or 0) / MIN_BODY_RATE
-        t0 = time.monotonic()
-        parts: list[bytes] = []
-        read1 = getattr(resp.raw, "read1", None)  # urllib3 >= 2: at most one read of the socket
-        try:
-            while True:
-                chunk = (read1(1 << 16, decode_content=True) if read1 is not None
-                         else resp.raw.read(1 << 12, decode_content=True))
-                if not chunk:
-                    break
-                parts.append(chunk)
-                if time.monotonic() - t0 > limit:
-                    got = sum(map(len, parts))
-                    raise Retryable(f"GET {redact(url)}: body too slow ({got} bytes in {limit:.0f} s)") \
-                        from requests.ReadTimeout(f"body deadline of {limit:.0f} s")
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise Retryable(f"GET {redact(url)}: {type(exc).__name__}") from requests.ConnectionError(str(exc))
-        return b"".join(parts)
 
     def read_bytes(self, relpath: str) -> bytes:
         relpath = safe_relpath(relpath)

@@ -329,3 +329,67 @@ def test_credentials_and_keys_never_reach_candidates_json_or_the_console(tmp_pat
     assert "rejected" in proc.stdout and "Authorization was" in written  # the error is there...
     for text in (proc.stdout, proc.stderr, written):
         assert "SECRET" not in text  # ...but not the secrets
+
+
+def test_a_stalled_server_costs_one_round_of_timeouts_not_one_per_case(tmp_path: Path) -> None:
+    """A server that answers GET but never answers a POST: the first case's round of attempts
+    times out, and the cases after it fail at once ("not asked again") instead of each costing
+    another round (11 tiny cases took ~23 minutes)."""
+    import http.server
+    import threading
+    import time
+
+    release = threading.Event()
+    posts: list[str] = []
+
+    class Stall(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_POST(self) -> None:
+            posts.append(self.path)
+            release.wait(30)  # never answered while the client waits
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stall)
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        t0 = time.monotonic()
+        proc = run_cli("candidates", "--cases", str(cases_dir(tmp_path)), "--group", "e",
+                       "--server", f"http://127.0.0.1:{srv.server_address[1]}", "--out", str(tmp_path / "c"),
+                       "--timeout", "0.3", "--poll-interval", "0.01")
+        took = time.monotonic() - t0
+    finally:
+        release.set()
+        srv.shutdown()
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert took < 20, took
+    rec = json.loads((tmp_path / "c" / "candidates.json").read_text())["cases"]
+    assert sorted(c for c in rec if "not asked again" in rec[c]["error"]) == ["im", "v2"]
+    assert len(posts) == 4  # one round for the first case, none after it
+
+
+def test_a_trickling_video_body_is_timed_out(tmp_path: Path) -> None:
+    """The client reads every body against one deadline (gt_gen.http_body): a byte every 0.1 s
+    never trips a 0.3 s read timeout, but the body's deadline does."""
+    import time
+
+    from gt_gen.engine.sglang_client import ClientOptions, SglangClient
+    from tests.store.loopback import Loopback
+
+    srv = Loopback()
+    try:
+        srv.script.files["/v1/models"] = b'{"data": []}' * 20
+        srv.script.steps["/v1/models"] = ["trickle"] * 8
+        client = SglangClient(srv.base, ClientOptions(timeout=0.3, attempts=2, backoff=0.0))
+        t0 = time.monotonic()
+        with pytest.raises(NetworkError, match="body too slow"):
+            client.server_info()
+        assert time.monotonic() - t0 < 2 * (0.3 + 0.3) + 1
+    finally:
+        srv.close()
