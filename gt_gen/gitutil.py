@@ -20,7 +20,11 @@ from gt_gen.redact import redact
 #: only by this; a branch or tag name moves.
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 
-GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
+#: GIT_HTTP_LOW_SPEED_*: an http(s) remote that sends under 1 kB/s for 20 s is given up on
+#: (curl's low-speed check), where a server that accepts and never answers held a fetch for
+#: the whole subprocess timeout (600 s).
+GIT_ENV = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C",
+           "GIT_HTTP_LOW_SPEED_LIMIT": "1000", "GIT_HTTP_LOW_SPEED_TIME": "20"}
 IDENTITY = ["-c", "user.name=gt-gen", "-c", "user.email=gt-gen@users.noreply.github.com",
             "-c", "commit.gpgsign=false"]
 
