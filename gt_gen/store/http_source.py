@@ -194,8 +194,11 @@ class HttpSource:
         return got
 
     def evict_cached(self, relpath: str) -> str | None:
-        """Drop ``relpath`` from the cache if this run read it from there; where it was."""
-        if self.cache is None or relpath not in self.from_cache:
+        """Drop ``relpath`` from the cache, where it was (None if it was not cached): whether
+        this run read it from there or downloaded and cached it just now, bytes that failed
+        verification must not be served to the next run (which then failed again without
+        asking the source)."""
+        if self.cache is None:
             return None
         self.from_cache.discard(relpath)
         rec = self.cache.evict(self.base, self.commit, relpath)

@@ -305,8 +305,8 @@ class Verifier:
         where = [w for r in rels if (w := evict(r))]
         if not where:
             return ""
-        return (f"; it came from the gt-gen cache ({where[0]}) and was evicted: the next run "
-                "downloads it again")
+        return (f"; the gt-gen cache's copy ({where[0]}) was evicted: the next run downloads "
+                "it again")
 
     def __call__(self, relpath: str, data: bytes) -> None:
         folder, name = posixpath.split(relpath)

@@ -110,3 +110,19 @@ def test_fresh_download_failing_verification_says_nothing_about_the_cache(srv: L
     with pytest.raises(IntegrityError) as exc:
         Verifier(_source(srv, tmp_path / "c")).read("f/a.png")
     assert "cache" not in exc.value.one_line()
+
+
+def test_bad_bytes_just_downloaded_are_not_served_to_the_next_run(srv: Loopback, tmp_path: Path) -> None:
+    """The source answered once with something else (an HTML error page with status 200): it
+    was cached as downloaded, failed verification, and must be evicted then, not served from
+    the cache to the next run (which failed again without asking the source)."""
+    good = b"\x89PNG the real frame"
+    srv.script.files[f"/{C}/f/manifest.json"] = json.dumps(
+        {"files": {"a.png": hashlib.sha256(good).hexdigest()}}).encode()
+    srv.script.files[f"/{C}/f/a.png"] = b"<html>rate limited</html>"
+    cache_dir = tmp_path / "c"
+    with pytest.raises(IntegrityError, match="evicted"):
+        Verifier(_source(srv, cache_dir)).read("f/a.png")
+    assert BlobCache(cache_dir).lookup(srv.base, C, "f/a.png") is None
+    srv.script.files[f"/{C}/f/a.png"] = good
+    assert Verifier(_source(srv, cache_dir)).read("f/a.png") == good
