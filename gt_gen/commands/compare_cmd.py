@@ -7,6 +7,7 @@ with exit 2 before any output exists, so no partial report is ever left behind.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
@@ -465,12 +466,16 @@ def run(args: argparse.Namespace) -> int:
 
         record_results(args.history, res_all)
     out = Path(args.out)
+    # results.json goes last, and an earlier run's goes first: a run killed midway leaves no
+    # results.json beside files of another run (each file is written atomically, the set is not).
+    with contextlib.suppress(FileNotFoundError):
+        (out / "results.json").unlink()
     for name, data in encoded.items():
         write_bytes(out / name, data)
-    write_results(res_all, out / "results.json")
     write_text(out / "junit.xml", junit.render(res_all))
     md = markdown.render(res_all)
     write_text(out / "summary.md", md)
+    write_results(res_all, out / "results.json")
     print(md)
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary_file:

@@ -18,6 +18,7 @@ import hashlib
 import os
 import posixpath
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,22 @@ def _move_into_place(stage: Path, out: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def _holds_files(out: Path) -> bool:
+    """Whether ``out`` holds an earlier fetch's files (an existing, non-empty folder)."""
+    return out.is_dir() and any(out.iterdir())
+
+
+def _sweep_stale_stages(anchor: Path, out: Path) -> None:
+    """Remove staging folders of earlier fetches into ``out`` that were killed before the
+    move (older than an hour: a fetch running beside this one keeps its own)."""
+    import time
+
+    for stale in anchor.glob(f".{out.name}.fetch-*"):
+        with contextlib.suppress(OSError):
+            if stale.is_dir() and not stale.is_symlink() and time.time() - stale.stat().st_mtime > 3600:
+                shutil.rmtree(stale)
+
+
 def run(args: argparse.Namespace) -> int:
     from gt_gen.commands.common import require_local
 
@@ -149,6 +166,16 @@ def run(args: argparse.Namespace) -> int:
             notes.append(f"{case.id}: {note(case, impl)}")
     require_reachable(source, [e["detail"] for e in record["cases"].values() if e["status"] == "unknown"],
                       len(cases))
+    if problems and (len(problems) == len(cases) or _holds_files(out)):
+        # Nothing is lost: a fetch that found no case writes nothing, and an incomplete one
+        # does not replace a complete earlier fetch (a 503 for one case's files, or a wrong
+        # base URL answering 404 everywhere, left --out holding less than before).
+        kept = f"the earlier fetch in {out} is kept" if _holds_files(out) else f"{out} is not written"
+        print(f"gt-gen: fetched {len(cases) - len(problems)} of {len(cases)} case(s) at "
+              f"{source.commit or 'a plain directory'}; {kept}; not fetched: {'; '.join(problems)[:400]}",
+              file=sys.stderr)
+        return 1
+    _sweep_stale_stages(anchor, out)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.fetch-", dir=anchor))
     try:
         mask = os.umask(0)

@@ -388,3 +388,28 @@ def test_a_history_db_that_refuses_the_run_leaves_out_as_it_was(tmp_path: Path, 
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert sorted(p.name for p in out.iterdir()) == ["results.json"]
     assert (out / "results.json").read_text() == "OLD RESULTS"
+
+
+def test_results_json_is_written_last_and_an_earlier_one_removed_first(tmp_path: Path, tiny_gt: Path,
+                                                                       monkeypatch) -> None:
+    """A compare killed between its files never leaves an earlier run's results.json beside
+    this run's junit.xml and summary.md: the old one is removed first, the new one written last."""
+    from gt_gen import atomic
+    from gt_gen.cli import main
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text("EARLIER RUN")
+    order: list[str] = []
+    real = atomic.write_bytes
+
+    def spy(target, data):  # every output goes through write_bytes
+        order.append(Path(target).name)
+        if Path(target).name == "summary.md":
+            assert not (out / "results.json").exists()  # the earlier one is gone by now
+        return real(target, data)
+
+    monkeypatch.setattr(atomic, "write_bytes", spy)
+    assert main(["compare", "--case", "tiny_flux_t2i", "--gt", str(tiny_gt), "--candidate", str(tiny_gt),
+                 "--out", str(out), "--clip-model", "none"]) == 0
+    assert order[-1] == "results.json" and {"junit.xml", "summary.md"} <= set(order)
