@@ -41,10 +41,20 @@ def git(*args: str, cwd: str | Path | None = None, check: bool = True, input: by
     except subprocess.TimeoutExpired as exc:
         raise GitError(f"git {args[0]} timed out after {timeout:.0f}s") from exc
     if check and proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace").strip().splitlines()
-        last = err[-1] if err else f"exit {proc.returncode}"
-        raise GitError(redact(f"git {args[0]} failed: {last}"))
+        raise GitError(redact(f"git {args[0]} failed: {reason(proc.stderr, proc.returncode)}"))
     return proc
+
+
+def reason(stderr: bytes | str, returncode: int = 1) -> str:
+    """Why git failed, in one line: its ``fatal:``, ``error:``, ``remote:`` (a hook's own
+    words) and ``! [...]`` lines, up to three, else its last line. The last line alone was
+    often advice with the cause cut off ("...and the repository exists.")."""
+    text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else stderr
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    picked = [ln for ln in lines if ln.startswith(("fatal:", "error:", "remote:", "! ["))
+              and ln not in ("remote:",)]
+    out = " | ".join(dict.fromkeys(picked[:3])) if picked else (lines[-1] if lines else f"exit {returncode}")
+    return out[:400]
 
 
 def out(*args: str, cwd: str | Path | None = None) -> str:

@@ -43,3 +43,19 @@ def test_auth_env_only_for_https_and_only_in_the_environment(monkeypatch: pytest
     assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader"
     assert base64.b64decode(env["GIT_CONFIG_VALUE_0"].split()[-1]).decode() == f"x-access-token:{TOKEN}"
     assert gitutil.auth_env("/srv/ci-data.git") == {} and gitutil.auth_env("git@github.com:o/r.git") == {}
+
+
+@pytest.mark.parametrize("stderr,want", [
+    ("fatal: 'x' does not appear to be a git repository\nfatal: Could not read from remote repository.\n\n"
+     "Please make sure you have the correct access rights\nand the repository exists.\n",
+     "fatal: 'x' does not appear to be a git repository | fatal: Could not read from remote repository."),
+    ("remote: policy: GT pushes are frozen\nTo hook.git\n ! [remote rejected] HEAD -> main (pre-receive hook declined)\n"
+     "error: failed to push some refs to 'hook.git'\n",
+     "remote: policy: GT pushes are frozen | ! [remote rejected] HEAD -> main (pre-receive hook declined) | "
+     "error: failed to push some refs to 'hook.git'"),
+    ("some advice only\n", "some advice only"),
+    ("", "exit 128"),
+])
+def test_reason_keeps_the_cause_not_the_advice(stderr: str, want: str) -> None:
+    """git's last line is often advice ("...and the repository exists."): the cause lines are kept."""
+    assert gitutil.reason(stderr.encode(), 128) == want

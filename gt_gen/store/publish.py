@@ -396,7 +396,7 @@ class Publisher:
                                          replaced=dict(self.replaced))
                 err = push.stderr.decode(errors="replace")
                 if not re.search(r"non-fast-forward|fetch first|cannot lock ref|failed to update ref|incorrect old value", err):
-                    raise GitError(redact(f"git push failed: {err.strip().splitlines()[-1] if err.strip() else push.returncode}"))
+                    raise GitError(redact(f"git push failed: {gitutil.reason(err, push.returncode)}"))
                 self._sync(work)  # another publisher landed: re-apply on the new tip
             raise GitError(f"push still rejected after {self.attempts} attempts (busy branch "
                            f"{self.branch}); rerun the publish")
