@@ -179,7 +179,8 @@ class SglangClient:
         return self._json(self._call("POST", req.path, json=req.body), what)
 
     def server_info(self) -> ServerInfo | None:
-        """What the server says it runs (None when it does not say: older servers)."""
+        """What the server says it runs (None when it does not say: older servers, or answers
+        that name nothing)."""
         models = self._call("GET", "/v1/models")
         if models.status_code == 404:
             return None
@@ -197,11 +198,14 @@ class SglangClient:
             except (ValueError, AttributeError):
                 model_path = None
         gpus = card.get("num_gpus")
-        return ServerInfo(model_path=model_path if isinstance(model_path, str) else None,
-                          model_id=card.get("id") if isinstance(card.get("id"), str) else None,
-                          num_gpus=gpus if isinstance(gpus, int) and not isinstance(gpus, bool) else None,
-                          pipeline_class=(card.get("pipeline_class")
-                                          if isinstance(card.get("pipeline_class"), str) else None))
+        got = ServerInfo(model_path=model_path if isinstance(model_path, str) else None,
+                         model_id=card.get("id") if isinstance(card.get("id"), str) else None,
+                         num_gpus=gpus if isinstance(gpus, int) and not isinstance(gpus, bool) else None,
+                         pipeline_class=(card.get("pipeline_class")
+                                         if isinstance(card.get("pipeline_class"), str) else None))
+        # Answers that say nothing usable (an HTML page with status 200, say) are no report:
+        # the caller then says the launch was not checked, instead of checking nothing silently.
+        return got if got != ServerInfo() else None
 
     def prepare(self, case: Case) -> PreparedRequest:
         return prepare(case, server_fields=self.server_fields)

@@ -393,3 +393,19 @@ def test_a_trickling_video_body_is_timed_out(tmp_path: Path) -> None:
         assert time.monotonic() - t0 < 2 * (0.3 + 0.3) + 1
     finally:
         srv.close()
+
+
+def test_a_models_answer_that_names_nothing_is_no_report() -> None:
+    """/v1/models answering an HTML page with status 200 (a proxy's, say): the launch is not
+    checked, and that is said, rather than checking nothing silently."""
+    from tests.store.loopback import Loopback
+
+    srv = Loopback()
+    try:
+        srv.script.files["/v1/models"] = b"<html>welcome</html>"
+        assert SglangClient(srv.base, ClientOptions(timeout=2, attempts=1)).server_info() is None
+        srv.script.files["/v1/models"] = b'{"data": [{"id": "m", "num_gpus": 1}]}'
+        info = SglangClient(srv.base, ClientOptions(timeout=2, attempts=1)).server_info()
+        assert info is not None and info.model_id == "m" and info.num_gpus == 1
+    finally:
+        srv.close()
