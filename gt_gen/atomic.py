@@ -62,3 +62,16 @@ def write_json(target: str | Path, obj: Any, *, default: Callable[[Any], Any] | 
     """Write ``obj`` as indented, key-sorted JSON (strict: NaN/inf are refused)."""
     text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False, default=default) + "\n"
     return write_text(target, text)
+
+
+def sweep_stale(parent: Path, prefix: str, older_than: float = 3600.0) -> None:
+    """Remove folders named ``prefix*`` in ``parent`` untouched for ``older_than`` seconds:
+    what a process killed while building something beside its place (a fetch's staging folder,
+    a git mirror being made) left behind. Younger ones may belong to a run going on now."""
+    import shutil
+    import time
+
+    for stale in parent.glob(prefix + "*"):
+        with contextlib.suppress(OSError):
+            if stale.is_dir() and not stale.is_symlink() and time.time() - stale.stat().st_mtime > older_than:
+                shutil.rmtree(stale)

@@ -23,7 +23,7 @@ from gt_gen.errors import InputFileError, MissingFileError, UsageError
 from gt_gen.metric_pool import OrderedPool, metric_workers
 from gt_gen.metrics import MIN_SIDE, check_pair, compute_pair_metrics
 from gt_gen.metrics.clip import ClipScorer
-from gt_gen.naming import candidate_image_names, key_frame_names, video_name
+from gt_gen.naming import candidate_single_image_names, candidate_video_names, key_frame_names
 from gt_gen.results import CaseResult, FrameResult
 from gt_gen.store.integrity import GtUnknownError, ManifestMissingError, Verifier
 from gt_gen.store.lookup import locate
@@ -83,14 +83,14 @@ def find_candidate(candidate: Path, case: Case, single: bool) -> Path | None:
         raise MissingFileError("candidate path not found", path=candidate)
     what = f"the candidate output of {case.id}"
     if case.modality == "video":
-        for name in (video_name(case), f"{case.id}.mp4"):
+        for name in candidate_video_names(case):
             if regular_file(candidate / name, what):
                 return candidate / name
         names = key_frame_names(case)
         if all([regular_file(candidate / n, what) for n in names.values()]):
             return candidate
         return None
-    for name in [*candidate_image_names(case), f"{case.id}.png", f"{case.id}.jpg", f"{case.id}.webp"]:
+    for name in candidate_single_image_names(case):
         if regular_file(candidate / name, what):
             return candidate / name
     return None

@@ -22,13 +22,12 @@ it is submitted, as before this module existed.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
-from gt_gen.errors import UsageError
+from gt_gen import cpus
 
 T = TypeVar("T")
 
@@ -42,18 +41,12 @@ def metric_workers(device: str = "cpu") -> int:
     """Threads measuring frame pairs at once in a whole-video compare: 1 for GPU metrics (one
     stream of uploads), else one per :data:`CPUS_PER_WORKER` CPUs this process may use, at
     least 1. ``GT_GEN_METRIC_WORKERS`` (1 to 64) sets it."""
-    env = os.environ.get("GT_GEN_METRIC_WORKERS", "").strip()
-    if env:
-        if not env.isdigit() or not 1 <= int(env) <= 64:
-            raise UsageError(f"GT_GEN_METRIC_WORKERS must be a whole number from 1 to 64, not {env[:20]!r}")
-        return int(env)
+    env = cpus.from_env("GT_GEN_METRIC_WORKERS")
+    if env is not None:
+        return env
     if str(device).startswith("cuda"):
         return 1
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        cpus = os.cpu_count() or 2
-    return max(1, cpus // CPUS_PER_WORKER)
+    return max(1, cpus.available() // CPUS_PER_WORKER)
 
 
 class OrderedPool(Generic[T]):

@@ -66,6 +66,25 @@ def candidate_image_names(case: Case) -> list[str]:
     return [*image_names(case), f"{stem(case)}.jpeg"]
 
 
+def candidate_video_names(case: Case) -> list[str]:
+    """Names under which an engine's video output is looked for, in order."""
+    return [video_name(case), f"{case.id}.mp4"]
+
+
+def candidate_single_image_names(case: Case) -> list[str]:
+    """Names under which an engine's image output is looked for, in order (sglang's, then the
+    bare case id)."""
+    return [*candidate_image_names(case), *(f"{case.id}.{e}" for e in ("png", "jpg", "webp"))]
+
+
+def candidate_file_names(case: Case) -> list[str]:
+    """Every name ``compare`` may read a candidate of ``case`` from (a video's key-frame PNGs
+    included): what ``candidates`` clears when the case fails."""
+    if case.modality == "video":
+        return [*candidate_video_names(case), *key_frame_names(case).values()]
+    return candidate_single_image_names(case)
+
+
 def expected_outputs(case: Case) -> list[str]:
     """What a GT folder written by gt-gen holds for ``case`` (what ``case_map.json`` lists)."""
     if case.modality == "video":

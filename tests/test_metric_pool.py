@@ -119,7 +119,7 @@ def test_pooled_pairs_give_the_one_thread_values_bit_for_bit() -> None:
 def test_worker_count(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GT_GEN_METRIC_WORKERS", raising=False)
     for cpus, want in ((1, 1), (2, 1), (4, 1), (8, 2), (16, 4), (64, 16)):
-        monkeypatch.setattr(mp.os, "sched_getaffinity", lambda _pid, n=cpus: set(range(n)))
+        monkeypatch.setattr(mp.cpus.os, "sched_getaffinity", lambda _pid, n=cpus: set(range(n)))
         assert mp.metric_workers("cpu") == want
         assert mp.metric_workers("cuda:0") == 1  # GPU metrics: one stream of uploads
     monkeypatch.setenv("GT_GEN_METRIC_WORKERS", "6")

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # sglang_client imports requests: loaded by run(), not by `gt
     from gt_gen.engine.sglang_client import SglangClient
 from gt_gen.engine.sglang_request import CannotHonour, ServerInfo, check_server
 from gt_gen.errors import GtGenError, InputFileError, NetworkError, UsageError
-from gt_gen.naming import IMAGE_EXTS, candidate_image_names, key_frame_names, stem, video_name
+from gt_gen.naming import IMAGE_EXTS, candidate_file_names, stem, video_name
 from gt_gen.redact import redact
 
 
@@ -133,9 +133,7 @@ def _check_options(args: argparse.Namespace, cases: list[Case]) -> None:
 def _forget(out: Path, case: Case) -> None:
     """Remove what an earlier run left in ``out`` under the names ``compare`` reads for
     ``case``: a case that failed now must not be compared on its previous output."""
-    names = ([video_name(case), f"{case.id}.mp4", *key_frame_names(case).values()] if case.modality == "video"
-             else [*candidate_image_names(case), *(f"{case.id}.{e}" for e in ("png", "jpg", "webp"))])
-    for name in names:
+    for name in candidate_file_names(case):
         p = out / name
         if p.is_file() or p.is_symlink():
             p.unlink()

@@ -23,7 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from gt_gen.atomic import write_bytes, write_json
+from gt_gen.atomic import sweep_stale, write_bytes, write_json
 from gt_gen.commands.common import add_selection, select
 from gt_gen import jsonio
 from gt_gen.errors import GtGenError, UsageError
@@ -104,17 +104,6 @@ def _holds_files(out: Path) -> bool:
     return out.is_dir() and any(out.iterdir())
 
 
-def _sweep_stale_stages(anchor: Path, out: Path) -> None:
-    """Remove staging folders of earlier fetches into ``out`` that were killed before the
-    move (older than an hour: a fetch running beside this one keeps its own)."""
-    import time
-
-    for stale in anchor.glob(f".{out.name}.fetch-*"):
-        with contextlib.suppress(OSError):
-            if stale.is_dir() and not stale.is_symlink() and time.time() - stale.stat().st_mtime > 3600:
-                shutil.rmtree(stale)
-
-
 def run(args: argparse.Namespace) -> int:
     from gt_gen.commands.common import require_local
 
@@ -175,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
               f"{source.commit or 'a plain directory'}; {kept}; not fetched: {'; '.join(problems)[:400]}",
               file=sys.stderr)
         return 1
-    _sweep_stale_stages(anchor, out)
+    sweep_stale(anchor, f".{out.name}.fetch-")  # staging folders of killed fetches
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.fetch-", dir=anchor))
     try:
         mask = os.umask(0)

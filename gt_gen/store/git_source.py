@@ -18,10 +18,10 @@ import hashlib
 import os
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 from gt_gen import gitutil
+from gt_gen.atomic import sweep_stale
 from gt_gen.errors import GitError, MissingFileError, UsageError
 from gt_gen.gitutil import COMMIT_RE
 from gt_gen.redact import redact
@@ -62,9 +62,7 @@ class GitSource:
                 return
             shutil.rmtree(self.mirror, ignore_errors=True)  # a cache entry: made again below
         self.mirror.parent.mkdir(parents=True, exist_ok=True)
-        for stale in self.mirror.parent.glob(self.mirror.name + ".new-*"):
-            if time.time() - stale.stat().st_mtime > 3600:  # another run's, killed while making it
-                shutil.rmtree(stale, ignore_errors=True)
+        sweep_stale(self.mirror.parent, self.mirror.name + ".new-")  # another run's, killed while making it
         tmp = Path(tempfile.mkdtemp(prefix=self.mirror.name + ".new-", dir=self.mirror.parent))
         try:
             gitutil.git("init", "-q", "--bare", str(tmp))
